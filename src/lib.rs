@@ -1,0 +1,1 @@
+//! kubectl-waves: Argo CD sync waves and hooks, run from kubectl.
