@@ -1,1 +1,10 @@
 //! kubectl-waves: Argo CD sync waves and hooks, run from kubectl.
+//!
+//! Data flows one way: [`manifest`] (bytes) → [`model`] (objects with sources and parsed
+//! annotations) → [`plan`] (validated, ordered steps) → an operation → [`ui`] (rendering).
+
+pub mod diagnostics;
+pub mod manifest;
+pub mod model;
+pub mod edit;
+pub mod health;

@@ -1,0 +1,206 @@
+//! Coded findings about the input: bad annotations (errors unless `--lenient`) and lint.
+//!
+//! Every code is listed once in [`Code`], with its default severity and a one-line summary, so
+//! `docs/diagnostics.md`, the tests and the output cannot drift apart.
+
+use serde::Serialize;
+use std::fmt;
+
+use crate::model::Source;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
+macro_rules! codes {
+    ($($variant:ident = $code:literal, $sev:ident, $summary:literal;)*) => {
+        /// Every diagnostic the tool can emit.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code { $($variant),* }
+
+        impl Code {
+            /// All codes, in documentation order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            /// The stable identifier, e.g. `WAVES001`.
+            pub fn id(self) -> &'static str {
+                match self { $(Code::$variant => $code),* }
+            }
+
+            /// The severity before `--lenient` is applied.
+            pub fn default_severity(self) -> Severity {
+                match self { $(Code::$variant => Severity::$sev),* }
+            }
+
+            /// One line saying what the code is about.
+            pub fn summary(self) -> &'static str {
+                match self { $(Code::$variant => $summary),* }
+            }
+        }
+    };
+}
+
+codes! {
+    // Lint: ordering pitfalls that Argo CD accepts and that bite at run time.
+    HookReadsLaterObject = "WAVES001", Error, "a hook reads a Secret or ConfigMap or mounts a PVC that this sync creates only in a later phase or wave";
+    HookWithoutDeletePolicy = "WAVES002", Warning, "a Job hook has no explicit hook-delete-policy";
+    HookBackoffLimit = "WAVES003", Warning, "a hook Job retries more than twice (backoffLimit unset or > 2)";
+    FixedNameHookNoBeforeCreation = "WAVES004", Warning, "a fixed-name hook without BeforeHookCreation clashes with its leftover on the next sync";
+    CustomResourceWithoutHealth = "WAVES005", Warning, "a custom resource kind has no health check, so its wave passes as soon as it is applied";
+    WaveGap = "WAVES006", Warning, "a wave gap that no dependency needs (every wave costs a health gate)";
+    HookRbacLater = "WAVES007", Error, "a hook's ServiceAccount or its RBAC is created in a later phase or wave than the hook";
+    DependencyViolated = "WAVES008", Error, "an object is ordered before something it depends on";
+    // Input: values Argo CD would silently ignore; errors unless --lenient.
+    InvalidWave = "WAVES101", Error, "the sync wave or Helm hook weight is not an integer";
+    UnknownHookType = "WAVES102", Error, "unknown hook type (Argo CD drops the whole object)";
+    UnknownDeletePolicy = "WAVES103", Error, "unknown hook delete policy (Argo CD ignores it)";
+    UnknownSyncOption = "WAVES104", Error, "unknown sync option (Argo CD ignores it)";
+    UnknownCompareOption = "WAVES105", Error, "unknown compare option (Argo CD ignores it)";
+    UnknownAnnotation = "WAVES106", Error, "unknown annotation under argocd.argoproj.io/ or kubectl-waves.io/";
+    InvalidReference = "WAVES107", Error, "a depends-on or produces entry is not a valid object reference";
+    InvalidTimeout = "WAVES108", Error, "kubectl-waves.io/timeout is not a duration such as 90s or 5m";
+    UnknownHelmHook = "WAVES109", Error, "unknown helm.sh/hook or helm.sh/hook-delete-policy value";
+    // Warnings that stay warnings.
+    AppLevelOptionOnResource = "WAVES120", Warning, "an Application-level sync option on a resource is ignored by Argo CD";
+    HelmTestHookIgnored = "WAVES121", Warning, "a Helm test or rollback hook: Argo CD ignores the whole object";
+    DeleteHookNotRun = "WAVES122", Warning, "a PreDelete/PostDelete hook is not run by sync";
+    // Input that no mode accepts: kubectl or Argo CD would reject it too.
+    InvalidManifest = "WAVES201", Error, "the file is not valid YAML or JSON";
+    NotAnObject = "WAVES202", Error, "a document is not a Kubernetes object (apiVersion, kind and metadata needed)";
+    MissingName = "WAVES203", Error, "an object has neither metadata.name nor metadata.generateName";
+    DuplicateObject = "WAVES204", Error, "the same object is defined twice";
+    AnnotationNotString = "WAVES205", Error, "an annotation value is not a string (quote it)";
+    UnreadableInput = "WAVES206", Error, "a file, directory or Git revision could not be read";
+}
+
+impl Code {
+    /// Whether the finding is about bad input (exit 2) rather than a lint of valid input.
+    pub fn is_input_problem(self) -> bool {
+        self.id()[5..] >= *"100"
+    }
+
+    /// Whether `--lenient` turns this error into a warning: only values that Argo CD would
+    /// silently ignore; input that kubectl itself rejects stays an error.
+    pub fn lenient_demotes(self) -> bool {
+        ("100".."200").contains(&&self.id()[5..])
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
+}
+
+/// One finding, tied to an object and the line it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub code: Code,
+    pub message: String,
+    /// `path:line` of the offending value (or of the document).
+    pub source: String,
+    /// `Kind/namespace/name` (`Kind/name` when cluster-scoped or unset).
+    pub object: String,
+}
+
+impl Diagnostic {
+    /// A finding with the code's default severity.
+    pub fn new(code: Code, source: &Source, object: impl Into<String>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: code.default_severity(),
+            code,
+            message: message.into(),
+            source: source.to_string(),
+            object: object.into(),
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} [{}] {}: {}",
+            self.source, self.severity, self.code, self.object, self.message
+        )
+    }
+}
+
+/// Levenshtein distance, for "did you mean" suggestions on short identifiers.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j + 1] + 1).min(cur[j] + 1).min(prev[j] + cost);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The closest candidate to `input`: a case/space-insensitive match first, else the nearest
+/// within a small edit distance.
+pub fn did_you_mean<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace() && *c != '-' && *c != '_').collect::<String>().to_lowercase();
+    let wanted = squash(input);
+    if let Some(c) = candidates.iter().find(|c| squash(c) == wanted) {
+        return Some(c);
+    }
+    let limit = (input.chars().count() / 4).clamp(1, 3);
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&input.to_lowercase(), &c.to_lowercase()), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_well_formed() {
+        let mut ids: Vec<_> = Code::ALL.iter().map(|c| c.id()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), Code::ALL.len());
+        assert!(ids.iter().all(|id| id.starts_with("WAVES") && id.len() == 8));
+    }
+
+    #[test]
+    fn suggestions() {
+        let hooks = ["PreSync", "Sync", "PostSync", "SyncFail", "Skip"];
+        assert_eq!(did_you_mean("Presync", &hooks), Some("PreSync"));
+        assert_eq!(did_you_mean("pre-sync", &hooks), Some("PreSync"));
+        assert_eq!(did_you_mean("PostSnyc", &hooks), Some("PostSync"));
+        assert_eq!(did_you_mean("Banana", &hooks), None);
+        let pol = ["HookSucceeded", "HookFailed", "BeforeHookCreation"];
+        assert_eq!(did_you_mean("Hook Succeeded", &pol), Some("HookSucceeded"));
+        assert_eq!(did_you_mean("HookSucceded", &pol), Some("HookSucceeded"));
+    }
+}

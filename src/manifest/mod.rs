@@ -1,0 +1,184 @@
+//! Reading manifests: files and directories, stdin, or a Git revision; YAML (multi-document,
+//! YAML 1.1 scalars as kubectl reads them) and JSON; `List` kinds flattened. The only module
+//! that reads input bytes.
+
+mod git;
+mod parse;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::diagnostics::{Code, Diagnostic};
+use crate::model::{Object, Source};
+
+pub use parse::parse_file;
+
+/// Where to read manifests from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// Files and directories (recursive).
+    Paths(Vec<PathBuf>),
+    /// A manifest stream on stdin (`-f -`).
+    Stdin,
+    /// A tree in a Git repository, read without a checkout.
+    Git { repo: PathBuf, revision: String, path: Option<String> },
+}
+
+/// One input file's text and how to show its name.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub display: Arc<str>,
+    pub text: String,
+    pub json: bool,
+}
+
+/// The objects read and every problem found while reading them.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub objects: Vec<Object>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// How many files were read.
+    pub files: usize,
+}
+
+/// Reads all input, parses it, and checks for duplicate objects.
+pub fn load(input: &Input) -> Loaded {
+    let (files, mut diagnostics) = read_input(input);
+    let mut loaded = parse_files(&files);
+    diagnostics.append(&mut loaded.diagnostics);
+    loaded.diagnostics = diagnostics;
+    loaded.files = files.len();
+    check_duplicates(&loaded.objects, &mut loaded.diagnostics);
+    loaded
+}
+
+/// Parses already-read files, in parallel, keeping input order.
+pub fn parse_files(files: &[InputFile]) -> Loaded {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len().max(1));
+    let chunk = files.len().div_ceil(threads.max(1)).max(1);
+    let results: Vec<(Vec<Object>, Vec<Diagnostic>)> = if threads <= 1 || files.len() < 8 {
+        files.iter().map(parse_file).collect()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = files
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(parse_file).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        })
+    };
+    let mut loaded = Loaded::default();
+    for (mut objects, mut diags) in results {
+        loaded.objects.append(&mut objects);
+        loaded.diagnostics.append(&mut diags);
+    }
+    loaded
+}
+
+fn unreadable(display: &str, message: String) -> Diagnostic {
+    Diagnostic::new(Code::UnreadableInput, &Source::new(display, 0), "-", message)
+}
+
+/// Reads the bytes of every input file; unreadable inputs become diagnostics.
+pub fn read_input(input: &Input) -> (Vec<InputFile>, Vec<Diagnostic>) {
+    let mut files = Vec::new();
+    let mut diags = Vec::new();
+    match input {
+        Input::Stdin => {
+            let mut text = String::new();
+            match std::io::stdin().read_to_string(&mut text) {
+                Ok(_) => files.push(InputFile { display: "<stdin>".into(), json: looks_like_json(&text), text }),
+                Err(e) => diags.push(unreadable("<stdin>", format!("cannot read stdin: {e}"))),
+            }
+        }
+        Input::Paths(paths) => {
+            for path in paths {
+                read_path(path, true, &mut files, &mut diags);
+            }
+        }
+        Input::Git { repo, revision, path } => {
+            if let Err(message) = git::read_tree(repo, revision, path.as_deref(), &mut files) {
+                diags.push(unreadable(&format!("{}@{revision}", repo.display()), message));
+            }
+        }
+    }
+    (files, diags)
+}
+
+/// Whether a file name is one we read when walking a directory.
+pub fn is_manifest_name(name: &str) -> bool {
+    name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json")
+}
+
+fn looks_like_json(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+}
+
+fn read_path(path: &Path, explicit: bool, files: &mut Vec<InputFile>, diags: &mut Vec<Diagnostic>) {
+    let display = path.display().to_string();
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            diags.push(unreadable(&display, format!("cannot read {display}: {e}")));
+            return;
+        }
+    };
+    if meta.is_dir() {
+        let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
+            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+            Err(e) => {
+                diags.push(unreadable(&display, format!("cannot list {display}: {e}")));
+                return;
+            }
+        };
+        entries.sort();
+        for entry in entries {
+            let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.starts_with('.') {
+                continue; // .git and editor droppings
+            }
+            if entry.is_dir() || is_manifest_name(name) {
+                read_path(&entry, false, files, diags);
+            }
+        }
+        return;
+    }
+    if !explicit && !is_manifest_name(&display) {
+        return;
+    }
+    match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => {
+                let json = display.ends_with(".json") || (!display.ends_with(".yaml") && !display.ends_with(".yml") && looks_like_json(&text));
+                files.push(InputFile { display: display.into(), text, json });
+            }
+            Err(_) => diags.push(unreadable(&display, format!("{display} is not UTF-8 text"))),
+        },
+        Err(e) => diags.push(unreadable(&display, format!("cannot read {display}: {e}"))),
+    }
+}
+
+/// Reports every object defined more than once, naming both places.
+pub fn check_duplicates(objects: &[Object], diags: &mut Vec<Diagnostic>) {
+    let mut seen: HashMap<crate::model::ObjectKey, &Source> = HashMap::with_capacity(objects.len());
+    for obj in objects {
+        if obj.generate_name {
+            continue;
+        }
+        if let Some(first) = seen.get(&obj.key()) {
+            diags.push(Diagnostic::new(
+                Code::DuplicateObject,
+                &obj.source,
+                obj.display_name(),
+                format!("{} is defined twice: at {} and at {}; remove one of them", obj.display_name(), first, obj.source),
+            ));
+        } else {
+            seen.insert(obj.key(), &obj.source);
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Pure data: Kubernetes objects as read from manifests, with their source location and the
+//! parsed meaning of the annotations this tool understands.
+
+pub mod annotations;
+pub mod known;
+pub mod reference;
+
+use serde_json::Value;
+use std::fmt;
+use std::sync::Arc;
+
+pub use annotations::{
+    Annotations, CompareOptions, DeletePolicy, DeleteHook, Phase, PruneMode, Role, SyncOptions,
+};
+pub use reference::ObjectRef;
+
+/// Where an object came from: a display path (file, `<stdin>`, or `REV:path` for Git) and the
+/// 1-based line of its document (or list item).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Source {
+    pub path: Arc<str>,
+    pub line: usize,
+}
+
+impl Source {
+    pub fn new(path: impl Into<Arc<str>>, line: usize) -> Self {
+        Source { path: path.into(), line }
+    }
+
+    /// The same file at another line.
+    pub fn at(&self, line: usize) -> Self {
+        Source { path: self.path.clone(), line }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.path, self.line)
+    }
+}
+
+/// Where an object lives inside its file: the index of its document in the stream (empty
+/// documents are not counted, as serde-saphyr skips them) and its index in `items` when the
+/// document is a List.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct ObjectPath {
+    pub document: usize,
+    pub item: Option<usize>,
+}
+
+/// One Kubernetes object from the input.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub api_version: String,
+    /// API group, "" for the core group.
+    pub group: String,
+    pub kind: String,
+    /// `metadata.namespace`, "" when absent.
+    pub namespace: String,
+    /// `metadata.name`, or the `generateName` prefix when `generate_name` is set.
+    pub name: String,
+    pub generate_name: bool,
+    pub source: Source,
+    pub path: ObjectPath,
+    /// The whole object as parsed.
+    pub value: Value,
+    pub annotations: Annotations,
+}
+
+impl Object {
+    /// `Kind/namespace/name`, or `Kind/name` without a namespace: how messages name objects.
+    pub fn display_name(&self) -> String {
+        display_name(&self.kind, &self.namespace, &self.name)
+    }
+
+    /// The identity used for duplicates and references.
+    pub fn key(&self) -> ObjectKey {
+        ObjectKey {
+            group: self.group.clone(),
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+
+    /// Whether this object runs as a hook in at least one phase.
+    pub fn is_hook(&self) -> bool {
+        matches!(self.annotations.role, Role::Hook { .. })
+    }
+
+    /// Labels of the object.
+    pub fn labels(&self) -> Option<&serde_json::Map<String, Value>> {
+        self.value.get("metadata")?.get("labels")?.as_object()
+    }
+}
+
+/// `Kind/namespace/name`, or `Kind/name` when there is no namespace.
+pub fn display_name(kind: &str, namespace: &str, name: &str) -> String {
+    if namespace.is_empty() {
+        format!("{kind}/{name}")
+    } else {
+        format!("{kind}/{namespace}/{name}")
+    }
+}
+
+/// The group part of an `apiVersion` (`apps/v1` → `apps`, `v1` → ``).
+pub fn group_of(api_version: &str) -> &str {
+    match api_version.rsplit_once('/') {
+        Some((group, _)) => group,
+        None => "",
+    }
+}
+
+/// Identity of an object: group, kind, namespace, name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&display_name(&self.kind, &self.namespace, &self.name))
+    }
+}
