@@ -125,7 +125,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A finding with the code's default severity.
-    pub fn new(code: Code, source: &Source, object: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        code: Code,
+        source: &Source,
+        object: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             severity: code.default_severity(),
             code,
@@ -165,7 +170,12 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 /// The closest candidate to `input`: a case/space-insensitive match first, else the nearest
 /// within a small edit distance.
 pub fn did_you_mean<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace() && *c != '-' && *c != '_').collect::<String>().to_lowercase();
+    let squash = |s: &str| {
+        s.chars()
+            .filter(|c| !c.is_whitespace() && *c != '-' && *c != '_')
+            .collect::<String>()
+            .to_lowercase()
+    };
     let wanted = squash(input);
     if let Some(c) = candidates.iter().find(|c| squash(c) == wanted) {
         return Some(c);
@@ -189,7 +199,10 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), Code::ALL.len());
-        assert!(ids.iter().all(|id| id.starts_with("WAVES") && id.len() == 8));
+        assert!(
+            ids.iter()
+                .all(|id| id.starts_with("WAVES") && id.len() == 8)
+        );
     }
 
     #[test]

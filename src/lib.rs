@@ -3,8 +3,13 @@
 //! Data flows one way: [`manifest`] (bytes) → [`model`] (objects with sources and parsed
 //! annotations) → [`plan`] (validated, ordered steps) → an operation → [`ui`] (rendering).
 
+pub mod cli;
 pub mod diagnostics;
-pub mod manifest;
-pub mod model;
 pub mod edit;
 pub mod health;
+pub mod infer;
+pub mod lint;
+pub mod manifest;
+pub mod model;
+pub mod plan;
+pub mod ui;

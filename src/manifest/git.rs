@@ -2,19 +2,32 @@
 
 use std::path::Path;
 
-use super::{is_manifest_name, looks_like_json, InputFile};
+use super::{InputFile, is_manifest_name, looks_like_json};
 
 /// Appends every manifest file under `subdir` of `revision`'s tree. Paths are shown as
 /// `REV:path`, which `git show` understands.
-pub fn read_tree(repo: &Path, revision: &str, subdir: Option<&str>, files: &mut Vec<InputFile>) -> Result<(), String> {
-    let repo = git2::Repository::discover(repo).map_err(|e| format!("{} is not a Git repository: {}", repo.display(), e.message()))?;
+pub fn read_tree(
+    repo: &Path,
+    revision: &str,
+    subdir: Option<&str>,
+    files: &mut Vec<InputFile>,
+) -> Result<(), String> {
+    let repo = git2::Repository::discover(repo).map_err(|e| {
+        format!(
+            "{} is not a Git repository: {}",
+            repo.display(),
+            e.message()
+        )
+    })?;
     let object = repo
         .revparse_single(revision)
         .map_err(|e| format!("unknown revision `{revision}`: {}", e.message()))?;
     let mut tree = object
         .peel_to_tree()
         .map_err(|e| format!("revision `{revision}` has no tree: {}", e.message()))?;
-    let prefix = subdir.map(|s| s.trim_matches('/')).filter(|s| !s.is_empty());
+    let prefix = subdir
+        .map(|s| s.trim_matches('/'))
+        .filter(|s| !s.is_empty());
     if let Some(sub) = prefix {
         let entry = tree
             .get_path(Path::new(sub))
@@ -42,10 +55,18 @@ pub fn read_tree(repo: &Path, revision: &str, subdir: Option<&str>, files: &mut 
             Some(sub) => format!("{sub}/{path}"),
             None => path,
         };
-        let blob = repo.find_blob(id).map_err(|e| format!("{revision}:{full}: {}", e.message()))?;
-        let text = String::from_utf8(blob.content().to_vec()).map_err(|_| format!("{revision}:{full} is not UTF-8 text"))?;
-        let json = full.ends_with(".json") || (!full.ends_with(".yaml") && !full.ends_with(".yml") && looks_like_json(&text));
-        files.push(InputFile { display: format!("{revision}:{full}").into(), text, json });
+        let blob = repo
+            .find_blob(id)
+            .map_err(|e| format!("{revision}:{full}: {}", e.message()))?;
+        let text = String::from_utf8(blob.content().to_vec())
+            .map_err(|_| format!("{revision}:{full} is not UTF-8 text"))?;
+        let json = full.ends_with(".json")
+            || (!full.ends_with(".yaml") && !full.ends_with(".yml") && looks_like_json(&text));
+        files.push(InputFile {
+            display: format!("{revision}:{full}").into(),
+            text,
+            json,
+        });
     }
     Ok(())
 }

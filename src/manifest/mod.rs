@@ -23,7 +23,11 @@ pub enum Input {
     /// A manifest stream on stdin (`-f -`).
     Stdin,
     /// A tree in a Git repository, read without a checkout.
-    Git { repo: PathBuf, revision: String, path: Option<String> },
+    Git {
+        repo: PathBuf,
+        revision: String,
+        path: Option<String>,
+    },
 }
 
 /// One input file's text and how to show its name.
@@ -56,7 +60,9 @@ pub fn load(input: &Input) -> Loaded {
 
 /// Parses already-read files, in parallel, keeping input order.
 pub fn parse_files(files: &[InputFile]) -> Loaded {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len().max(1));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len().max(1));
     let chunk = files.len().div_ceil(threads.max(1)).max(1);
     let results: Vec<(Vec<Object>, Vec<Diagnostic>)> = if threads <= 1 || files.len() < 8 {
         files.iter().map(parse_file).collect()
@@ -81,7 +87,12 @@ pub fn parse_files(files: &[InputFile]) -> Loaded {
 }
 
 fn unreadable(display: &str, message: String) -> Diagnostic {
-    Diagnostic::new(Code::UnreadableInput, &Source::new(display, 0), "-", message)
+    Diagnostic::new(
+        Code::UnreadableInput,
+        &Source::new(display, 0),
+        "-",
+        message,
+    )
 }
 
 /// Reads the bytes of every input file; unreadable inputs become diagnostics.
@@ -92,7 +103,11 @@ pub fn read_input(input: &Input) -> (Vec<InputFile>, Vec<Diagnostic>) {
         Input::Stdin => {
             let mut text = String::new();
             match std::io::stdin().read_to_string(&mut text) {
-                Ok(_) => files.push(InputFile { display: "<stdin>".into(), json: looks_like_json(&text), text }),
+                Ok(_) => files.push(InputFile {
+                    display: "<stdin>".into(),
+                    json: looks_like_json(&text),
+                    text,
+                }),
                 Err(e) => diags.push(unreadable("<stdin>", format!("cannot read stdin: {e}"))),
             }
         }
@@ -101,9 +116,16 @@ pub fn read_input(input: &Input) -> (Vec<InputFile>, Vec<Diagnostic>) {
                 read_path(path, true, &mut files, &mut diags);
             }
         }
-        Input::Git { repo, revision, path } => {
+        Input::Git {
+            repo,
+            revision,
+            path,
+        } => {
             if let Err(message) = git::read_tree(repo, revision, path.as_deref(), &mut files) {
-                diags.push(unreadable(&format!("{}@{revision}", repo.display()), message));
+                diags.push(unreadable(
+                    &format!("{}@{revision}", repo.display()),
+                    message,
+                ));
             }
         }
     }
@@ -154,8 +176,15 @@ fn read_path(path: &Path, explicit: bool, files: &mut Vec<InputFile>, diags: &mu
     match std::fs::read(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => {
-                let json = display.ends_with(".json") || (!display.ends_with(".yaml") && !display.ends_with(".yml") && looks_like_json(&text));
-                files.push(InputFile { display: display.into(), text, json });
+                let json = display.ends_with(".json")
+                    || (!display.ends_with(".yaml")
+                        && !display.ends_with(".yml")
+                        && looks_like_json(&text));
+                files.push(InputFile {
+                    display: display.into(),
+                    text,
+                    json,
+                });
             }
             Err(_) => diags.push(unreadable(&display, format!("{display} is not UTF-8 text"))),
         },
@@ -175,7 +204,12 @@ pub fn check_duplicates(objects: &[Object], diags: &mut Vec<Diagnostic>) {
                 Code::DuplicateObject,
                 &obj.source,
                 obj.display_name(),
-                format!("{} is defined twice: at {} and at {}; remove one of them", obj.display_name(), first, obj.source),
+                format!(
+                    "{} is defined twice: at {} and at {}; remove one of them",
+                    obj.display_name(),
+                    first,
+                    obj.source
+                ),
             ));
         } else {
             seen.insert(obj.key(), &obj.source);

@@ -7,7 +7,7 @@ use serde_saphyr::Spanned;
 use super::InputFile;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::annotations::{self, Context};
-use crate::model::{display_name, group_of, Object, ObjectPath, Source};
+use crate::model::{Object, ObjectPath, Source, display_name, group_of};
 
 /// One top-level value of a file with the line range it spans (1-based, end exclusive).
 struct Document {
@@ -30,29 +30,61 @@ fn yaml_options() -> serde_saphyr::Options {
 pub fn parse_file(file: &InputFile) -> (Vec<Object>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let lines: Vec<&str> = file.text.lines().collect();
-    let docs = if file.json { json_documents(file, &mut diags) } else { yaml_documents(file, lines.len(), &mut diags) };
+    let docs = if file.json {
+        json_documents(file, &mut diags)
+    } else {
+        yaml_documents(file, lines.len(), &mut diags)
+    };
     let mut objects = Vec::new();
     let mut list_item_lines: Option<Vec<Vec<usize>>> = None;
     for (index, doc) in docs.into_iter().enumerate() {
         let source = Source::new(file.display.clone(), doc.line);
         if is_list(&doc.value) {
             if list_item_lines.is_none() {
-                list_item_lines = Some(if file.json { Vec::new() } else { yaml_list_item_lines(&file.text) });
+                list_item_lines = Some(if file.json {
+                    Vec::new()
+                } else {
+                    yaml_list_item_lines(&file.text)
+                });
             }
-            let item_lines = list_item_lines.as_ref().and_then(|l| l.get(index)).cloned().unwrap_or_default();
-            let Value::Object(mut map) = doc.value else { continue };
-            let Some(Value::Array(items)) = map.remove("items") else { continue };
+            let item_lines = list_item_lines
+                .as_ref()
+                .and_then(|l| l.get(index))
+                .cloned()
+                .unwrap_or_default();
+            let Value::Object(mut map) = doc.value else {
+                continue;
+            };
+            let Some(Value::Array(items)) = map.remove("items") else {
+                continue;
+            };
             for (i, item) in items.into_iter().enumerate() {
-                let line = item_lines.get(i).copied().filter(|l| *l > 0).unwrap_or(doc.line);
-                let end = item_lines.get(i + 1).copied().filter(|l| *l > 0).unwrap_or(doc.end);
-                let path = ObjectPath { document: index, item: Some(i) };
-                if let Some(obj) = build_object(item, &source.at(line), path, &lines, end, &mut diags) {
+                let line = item_lines
+                    .get(i)
+                    .copied()
+                    .filter(|l| *l > 0)
+                    .unwrap_or(doc.line);
+                let end = item_lines
+                    .get(i + 1)
+                    .copied()
+                    .filter(|l| *l > 0)
+                    .unwrap_or(doc.end);
+                let path = ObjectPath {
+                    document: index,
+                    item: Some(i),
+                };
+                if let Some(obj) =
+                    build_object(item, &source.at(line), path, &lines, end, &mut diags)
+                {
                     objects.push(obj);
                 }
             }
             continue;
         }
-        let path = ObjectPath { document: index, item: None };
+        let path = ObjectPath {
+            document: index,
+            item: None,
+        };
         if let Some(obj) = build_object(doc.value, &source, path, &lines, doc.end, &mut diags) {
             objects.push(obj);
         }
@@ -61,23 +93,43 @@ pub fn parse_file(file: &InputFile) -> (Vec<Object>, Vec<Diagnostic>) {
 }
 
 fn invalid(file: &InputFile, line: usize, message: String) -> Diagnostic {
-    Diagnostic::new(Code::InvalidManifest, &Source::new(file.display.clone(), line), "-", message)
+    Diagnostic::new(
+        Code::InvalidManifest,
+        &Source::new(file.display.clone(), line),
+        "-",
+        message,
+    )
 }
 
-fn yaml_documents(file: &InputFile, line_count: usize, diags: &mut Vec<Diagnostic>) -> Vec<Document> {
+fn yaml_documents(
+    file: &InputFile,
+    line_count: usize,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Document> {
     match serde_saphyr::from_multiple_with_options::<Spanned<Value>>(&file.text, yaml_options()) {
         Ok(values) => {
-            let starts: Vec<usize> = values.iter().map(|v| v.referenced.line().max(1) as usize).collect();
+            let starts: Vec<usize> = values
+                .iter()
+                .map(|v| v.referenced.line().max(1) as usize)
+                .collect();
             values
                 .into_iter()
                 .enumerate()
-                .map(|(i, v)| Document { value: v.value, line: starts[i], end: starts.get(i + 1).copied().unwrap_or(line_count + 1) })
+                .map(|(i, v)| Document {
+                    value: v.value,
+                    line: starts[i],
+                    end: starts.get(i + 1).copied().unwrap_or(line_count + 1),
+                })
                 .collect()
         }
         Err(e) => {
             let line = e.location().map_or(1, |l| l.line().max(1) as usize);
             let message = e.to_string();
-            let message = message.split(", set DuplicateKeyPolicy").next().unwrap_or(&message).to_string();
+            let message = message
+                .split(", set DuplicateKeyPolicy")
+                .next()
+                .unwrap_or(&message)
+                .to_string();
             diags.push(invalid(file, line, format!("invalid YAML: {message}")));
             Vec::new()
         }
@@ -86,7 +138,13 @@ fn yaml_documents(file: &InputFile, line_count: usize, diags: &mut Vec<Diagnosti
 
 fn json_documents(file: &InputFile, diags: &mut Vec<Diagnostic>) -> Vec<Document> {
     let text = &file.text;
-    let line_at = |offset: usize| text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1;
+    let line_at = |offset: usize| {
+        text[..offset.min(text.len())]
+            .bytes()
+            .filter(|b| *b == b'\n')
+            .count()
+            + 1
+    };
     let mut docs: Vec<Document> = Vec::new();
     let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
     let mut start = 0;
@@ -97,7 +155,11 @@ fn json_documents(file: &InputFile, diags: &mut Vec<Diagnostic>) -> Vec<Document
             None => break,
             Some(Ok(value)) => {
                 let end = stream.byte_offset();
-                docs.push(Document { value, line: line_at(begin), end: line_at(end) + 1 });
+                docs.push(Document {
+                    value,
+                    line: line_at(begin),
+                    end: line_at(end) + 1,
+                });
                 start = end;
             }
             Some(Err(e)) => {
@@ -124,7 +186,15 @@ fn yaml_list_item_lines(text: &str) -> Vec<Vec<usize>> {
         items: Vec<Spanned<serde::de::IgnoredAny>>,
     }
     match serde_saphyr::from_multiple_with_options::<Shape>(text, yaml_options()) {
-        Ok(docs) => docs.into_iter().map(|d| d.items.iter().map(|i| i.referenced.line() as usize).collect()).collect(),
+        Ok(docs) => docs
+            .into_iter()
+            .map(|d| {
+                d.items
+                    .iter()
+                    .map(|i| i.referenced.line() as usize)
+                    .collect()
+            })
+            .collect(),
         Err(_) => Vec::new(),
     }
 }
@@ -134,7 +204,10 @@ fn key_line(lines: &[&str], from: usize, end: usize, key: &str) -> usize {
     let lo = from.saturating_sub(1).min(lines.len());
     let hi = end.saturating_sub(1).clamp(lo, lines.len());
     for (i, line) in lines[lo..hi].iter().enumerate() {
-        let t = line.trim_start().trim_start_matches("- ").trim_start_matches(['{', ',', ' ']);
+        let t = line
+            .trim_start()
+            .trim_start_matches("- ")
+            .trim_start_matches(['{', ',', ' ']);
         let t = t.strip_prefix(['"', '\'']).unwrap_or(t);
         if let Some(rest) = t.strip_prefix(key) {
             let rest = rest.strip_prefix(['"', '\'']).unwrap_or(rest).trim_start();
@@ -147,10 +220,20 @@ fn key_line(lines: &[&str], from: usize, end: usize, key: &str) -> usize {
 }
 
 fn str_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
-    value.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
-fn build_object(value: Value, source: &Source, path: ObjectPath, lines: &[&str], end: usize, diags: &mut Vec<Diagnostic>) -> Option<Object> {
+fn build_object(
+    value: Value,
+    source: &Source,
+    path: ObjectPath,
+    lines: &[&str],
+    end: usize,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Object> {
     let not_object = |what: String| Diagnostic::new(Code::NotAnObject, source, "-", what);
     if !value.is_object() {
         let kind = match &value {
@@ -160,11 +243,18 @@ fn build_object(value: Value, source: &Source, path: ObjectPath, lines: &[&str],
             Value::Bool(_) => "a boolean",
             _ => "empty",
         };
-        diags.push(not_object(format!("this document is {kind}, not a Kubernetes object")));
+        diags.push(not_object(format!(
+            "this document is {kind}, not a Kubernetes object"
+        )));
         return None;
     }
-    let (Some(api_version), Some(kind)) = (str_field(&value, "apiVersion"), str_field(&value, "kind")) else {
-        let missing: Vec<&str> = ["apiVersion", "kind"].into_iter().filter(|k| str_field(&value, k).is_none()).collect();
+    let (Some(api_version), Some(kind)) =
+        (str_field(&value, "apiVersion"), str_field(&value, "kind"))
+    else {
+        let missing: Vec<&str> = ["apiVersion", "kind"]
+            .into_iter()
+            .filter(|k| str_field(&value, k).is_none())
+            .collect();
         diags.push(not_object(format!(
             "this document is not a Kubernetes object: it has no {} (is it a values file or kustomization?)",
             missing.join(" and ")
@@ -172,8 +262,14 @@ fn build_object(value: Value, source: &Source, path: ObjectPath, lines: &[&str],
         return None;
     };
     let metadata = value.get("metadata");
-    let namespace = metadata.and_then(|m| str_field(m, "namespace")).unwrap_or("").to_string();
-    let (name, generate_name) = match (metadata.and_then(|m| str_field(m, "name")), metadata.and_then(|m| str_field(m, "generateName"))) {
+    let namespace = metadata
+        .and_then(|m| str_field(m, "namespace"))
+        .unwrap_or("")
+        .to_string();
+    let (name, generate_name) = match (
+        metadata.and_then(|m| str_field(m, "name")),
+        metadata.and_then(|m| str_field(m, "generateName")),
+    ) {
         (Some(n), _) => (n.to_string(), false),
         (None, Some(g)) => (g.to_string(), true),
         (None, None) => {
@@ -181,15 +277,26 @@ fn build_object(value: Value, source: &Source, path: ObjectPath, lines: &[&str],
                 Code::MissingName,
                 source,
                 display_name(kind, &namespace, "?"),
-                format!("{kind} has no metadata.name (or metadata.generateName); every object needs one"),
+                format!(
+                    "{kind} has no metadata.name (or metadata.generateName); every object needs one"
+                ),
             ));
             return None;
         }
     };
     let object_name = display_name(kind, &namespace, &name);
     let locate = |key: &str| source.at(key_line(lines, source.line, end, key));
-    let cx = Context { object: &object_name, namespace: &namespace, locate: &locate };
-    let (annotations, mut found) = annotations::parse(metadata.and_then(|m| m.get("annotations")).and_then(Value::as_object), &cx);
+    let cx = Context {
+        object: &object_name,
+        namespace: &namespace,
+        locate: &locate,
+    };
+    let (annotations, mut found) = annotations::parse(
+        metadata
+            .and_then(|m| m.get("annotations"))
+            .and_then(Value::as_object),
+        &cx,
+    );
     diags.append(&mut found);
     Some(Object {
         group: group_of(api_version).to_string(),
@@ -210,7 +317,11 @@ mod tests {
     use super::*;
 
     fn file(name: &str, text: &str) -> InputFile {
-        InputFile { display: name.into(), text: text.to_string(), json: name.ends_with(".json") }
+        InputFile {
+            display: name.into(),
+            text: text.to_string(),
+            json: name.ends_with(".json"),
+        }
     }
 
     #[test]
@@ -220,7 +331,13 @@ mod tests {
         assert_eq!(objs.len(), 2);
         assert_eq!(objs[0].source.to_string(), "m.yaml:3");
         assert_eq!(objs[1].source.to_string(), "m.yaml:12");
-        assert_eq!(objs[1].path, ObjectPath { document: 1, item: None });
+        assert_eq!(
+            objs[1].path,
+            ObjectPath {
+                document: 1,
+                item: None
+            }
+        );
         assert_eq!(objs[1].display_name(), "Secret/ns/b");
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].source, "m.yaml:8", "the annotation's own line");
@@ -234,7 +351,13 @@ mod tests {
         assert!(diags.is_empty());
         let lines: Vec<String> = objs.iter().map(|o| o.source.to_string()).collect();
         assert_eq!(lines, ["l.yaml:4", "l.yaml:8"]);
-        assert_eq!(objs[1].path, ObjectPath { document: 0, item: Some(1) });
+        assert_eq!(
+            objs[1].path,
+            ObjectPath {
+                document: 0,
+                item: Some(1)
+            }
+        );
     }
 
     #[test]
@@ -258,7 +381,16 @@ mod tests {
 
     #[test]
     fn bad_input_is_reported_not_panicked() {
-        for text in ["a: [1,\n", "- 1\n- 2\n", "just text\n", "apiVersion: v1\nkind: Secret\n", "kind: X\nmetadata: {name: a}\n", "a: 1\na: 2\n", "\u{0}\n", "apiVersion: v1\nkind: X\nmetadata: 5\n"] {
+        for text in [
+            "a: [1,\n",
+            "- 1\n- 2\n",
+            "just text\n",
+            "apiVersion: v1\nkind: Secret\n",
+            "kind: X\nmetadata: {name: a}\n",
+            "a: 1\na: 2\n",
+            "\u{0}\n",
+            "apiVersion: v1\nkind: X\nmetadata: 5\n",
+        ] {
             let (objs, diags) = parse_file(&file("b.yaml", text));
             assert!(objs.is_empty(), "{text:?}");
             assert_eq!(diags.len(), 1, "{text:?}: {diags:?}");

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::known::{self, *};
 use super::{ObjectRef, Source};
-use crate::diagnostics::{did_you_mean, Code, Diagnostic};
+use crate::diagnostics::{Code, Diagnostic, did_you_mean};
 
 /// A sync phase. SyncFail runs only when the sync fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -89,7 +89,10 @@ pub enum Role {
     Resource,
     /// A hook, run in each of `phases` (sorted, unique). `phases` is empty for an object that
     /// is only a PreDelete/PostDelete hook.
-    Hook { phases: Vec<Phase>, delete_hooks: Vec<DeleteHook> },
+    Hook {
+        phases: Vec<Phase>,
+        delete_hooks: Vec<DeleteHook>,
+    },
     /// `argocd.argoproj.io/hook: Skip`: never applied.
     Skip,
     /// Argo CD drops the object entirely (unknown hook type, Helm test hook).
@@ -152,7 +155,10 @@ impl Default for Annotations {
             role: Role::Resource,
             delete_policies: vec![DeletePolicy::BeforeHookCreation],
             explicit_delete_policy: false,
-            sync_options: SyncOptions { validate: true, ..SyncOptions::default() },
+            sync_options: SyncOptions {
+                validate: true,
+                ..SyncOptions::default()
+            },
             compare_options: CompareOptions::default(),
             depends_on: Vec::new(),
             produces: Vec::new(),
@@ -201,10 +207,14 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     }
     let mut total = Duration::ZERO;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
         let (number, tail) = rest.split_at(digits);
         let value: f64 = number.parse().ok()?;
-        let unit_len = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(tail.len());
         let (unit, tail) = tail.split_at(unit_len);
         let seconds = match unit {
             "ms" => value / 1000.0,
@@ -220,8 +230,14 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 }
 
 /// Parses the annotations of one object.
-pub fn parse(annotations: Option<&Map<String, Value>>, cx: &Context<'_>) -> (Annotations, Vec<Diagnostic>) {
-    let mut p = Parser { cx, diags: Vec::new() };
+pub fn parse(
+    annotations: Option<&Map<String, Value>>,
+    cx: &Context<'_>,
+) -> (Annotations, Vec<Diagnostic>) {
+    let mut p = Parser {
+        cx,
+        diags: Vec::new(),
+    };
     let mut out = Annotations::default();
     let Some(map) = annotations else {
         return (out, p.diags);
@@ -247,7 +263,8 @@ pub fn parse(annotations: Option<&Map<String, Value>>, cx: &Context<'_>) -> (Ann
 
     out.wave = p.wave(get(SYNC_WAVE), get(HELM_HOOK_WEIGHT));
     out.role = p.role(get(HOOK), get(HELM_HOOK));
-    let (policies, explicit) = p.delete_policies(get(HOOK_DELETE_POLICY), get(HELM_HOOK_DELETE_POLICY));
+    let (policies, explicit) =
+        p.delete_policies(get(HOOK_DELETE_POLICY), get(HELM_HOOK_DELETE_POLICY));
     out.delete_policies = policies;
     out.explicit_delete_policy = explicit;
     if let Some(v) = get(SYNC_OPTIONS) {
@@ -261,7 +278,8 @@ pub fn parse(annotations: Option<&Map<String, Value>>, cx: &Context<'_>) -> (Ann
     }
     if let Some(v) = get(KPT_DEPENDS_ON) {
         // cli-utils only knows the long forms.
-        out.depends_on.extend(p.references(KPT_DEPENDS_ON, v, false));
+        out.depends_on
+            .extend(p.references(KPT_DEPENDS_ON, v, false));
     }
     if let Some(v) = get(PRODUCES) {
         out.produces = p.references(PRODUCES, v, true);
@@ -269,7 +287,11 @@ pub fn parse(annotations: Option<&Map<String, Value>>, cx: &Context<'_>) -> (Ann
     if let Some(v) = get(TIMEOUT) {
         out.timeout = parse_duration(v);
         if out.timeout.is_none() {
-            p.report(Code::InvalidTimeout, TIMEOUT, format!("`{TIMEOUT}: {v}` is not a duration; write e.g. `90s`, `5m` or `1h30m`"));
+            p.report(
+                Code::InvalidTimeout,
+                TIMEOUT,
+                format!("`{TIMEOUT}: {v}` is not a duration; write e.g. `90s`, `5m` or `1h30m`"),
+            );
         }
     }
     (out, p.diags)
@@ -283,7 +305,8 @@ struct Parser<'a, 'b> {
 impl Parser<'_, '_> {
     fn report(&mut self, code: Code, key: &str, message: String) {
         let source = (self.cx.locate)(key);
-        self.diags.push(Diagnostic::new(code, &source, self.cx.object, message));
+        self.diags
+            .push(Diagnostic::new(code, &source, self.cx.object, message));
     }
 
     fn check_key(&mut self, key: &str) {
@@ -301,8 +324,16 @@ impl Parser<'_, '_> {
             Some(s) => format!("; did you mean `{s}`?"),
             None => format!("; known keys under {prefix} are listed in docs/annotations.md"),
         };
-        let consequence = if prefix == ARGOCD_PREFIX { "Argo CD ignores it without a word" } else { "it has no effect" };
-        self.report(Code::UnknownAnnotation, key, format!("unknown annotation `{key}`: {consequence}{hint}"));
+        let consequence = if prefix == ARGOCD_PREFIX {
+            "Argo CD ignores it without a word"
+        } else {
+            "it has no effect"
+        };
+        self.report(
+            Code::UnknownAnnotation,
+            key,
+            format!("unknown annotation `{key}`: {consequence}{hint}"),
+        );
     }
 
     fn wave(&mut self, wave: Option<&str>, weight: Option<&str>) -> i64 {
@@ -335,7 +366,14 @@ impl Parser<'_, '_> {
         if let Some(text) = hook {
             let values = csv(text);
             if values.is_empty() {
-                self.report(Code::UnknownHookType, HOOK, format!("`{HOOK}` is empty: Argo CD drops the whole object; use one of {}", HOOK_TYPES.join(", ")));
+                self.report(
+                    Code::UnknownHookType,
+                    HOOK,
+                    format!(
+                        "`{HOOK}` is empty: Argo CD drops the whole object; use one of {}",
+                        HOOK_TYPES.join(", ")
+                    ),
+                );
             }
             for value in values {
                 match value {
@@ -347,7 +385,9 @@ impl Parser<'_, '_> {
                     "PostDelete" => delete_hooks.push(DeleteHook::PostDelete),
                     "Skip" => skip = true,
                     other => {
-                        let hint = did_you_mean(other, HOOK_TYPES).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+                        let hint = did_you_mean(other, HOOK_TYPES)
+                            .map(|s| format!("did you mean `{s}`? "))
+                            .unwrap_or_default();
                         self.report(Code::UnknownHookType, HOOK, format!("unknown hook type `{other}` in `{HOOK}`: {hint}Argo CD ignores it and drops the object when no valid type remains (valid: {})", HOOK_TYPES.join(", ")));
                         continue;
                     }
@@ -373,9 +413,12 @@ impl Parser<'_, '_> {
                         "pre-delete" => delete_hooks.push(DeleteHook::PreDelete),
                         "post-delete" => delete_hooks.push(DeleteHook::PostDelete),
                         "crd-install" => {}
-                        "test" | "test-success" | "test-failure" | "pre-rollback" | "post-rollback" => ignored_by = Some(value),
+                        "test" | "test-success" | "test-failure" | "pre-rollback"
+                        | "post-rollback" => ignored_by = Some(value),
                         other => {
-                            let hint = did_you_mean(other, HELM_HOOKS).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+                            let hint = did_you_mean(other, HELM_HOOKS)
+                                .map(|s| format!("did you mean `{s}`? "))
+                                .unwrap_or_default();
                             self.report(Code::UnknownHelmHook, HELM_HOOK, format!("unknown Helm hook `{other}` in `{HELM_HOOK}`: {hint}(valid: {})", HELM_HOOKS.join(", ")));
                         }
                     }
@@ -383,7 +426,9 @@ impl Parser<'_, '_> {
                 if phases.is_empty() && delete_hooks.is_empty() {
                     if let Some(value) = ignored_by {
                         self.report(Code::HelmTestHookIgnored, HELM_HOOK, format!("`{HELM_HOOK}: {text}`: Argo CD ignores Helm `{value}` hooks, so this object is never applied"));
-                        return Role::Ignored { reason: format!("Helm `{value}` hook (ignored by Argo CD)") };
+                        return Role::Ignored {
+                            reason: format!("Helm `{value}` hook (ignored by Argo CD)"),
+                        };
                     }
                 }
             }
@@ -396,23 +441,34 @@ impl Parser<'_, '_> {
         delete_hooks.sort();
         delete_hooks.dedup();
         if phases.is_empty() && delete_hooks.is_empty() {
-            return Role::Ignored { reason: "no valid hook type (Argo CD drops the object)".to_string() };
+            return Role::Ignored {
+                reason: "no valid hook type (Argo CD drops the object)".to_string(),
+            };
         }
         if !delete_hooks.is_empty() {
             let names: Vec<_> = delete_hooks.iter().map(|d| format!("{d:?}")).collect();
             self.report(Code::DeleteHookNotRun, if hook.is_some() { HOOK } else { HELM_HOOK }, format!("{} hook{}: run by Argo CD when the Application is deleted, not by `kubectl waves sync`", names.join("/"), if names.len() > 1 { "s" } else { "" }));
         }
-        Role::Hook { phases, delete_hooks }
+        Role::Hook {
+            phases,
+            delete_hooks,
+        }
     }
 
-    fn delete_policies(&mut self, argo: Option<&str>, helm: Option<&str>) -> (Vec<DeletePolicy>, bool) {
+    fn delete_policies(
+        &mut self,
+        argo: Option<&str>,
+        helm: Option<&str>,
+    ) -> (Vec<DeletePolicy>, bool) {
         let mut out = Vec::new();
         if let Some(text) = argo {
             for value in csv(text) {
                 match DeletePolicy::parse(value) {
                     Some(p) => out.push(p),
                     None => {
-                        let hint = did_you_mean(value, DELETE_POLICIES).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+                        let hint = did_you_mean(value, DELETE_POLICIES)
+                            .map(|s| format!("did you mean `{s}`? "))
+                            .unwrap_or_default();
                         self.report(Code::UnknownDeletePolicy, HOOK_DELETE_POLICY, format!("unknown delete policy `{value}` in `{HOOK_DELETE_POLICY}`: {hint}Argo CD ignores it (valid: {})", DELETE_POLICIES.join(", ")));
                     }
                 }
@@ -423,8 +479,17 @@ impl Parser<'_, '_> {
                 match DeletePolicy::from_helm(value) {
                     Some(p) => out.push(p),
                     None => {
-                        let hint = did_you_mean(value, HELM_DELETE_POLICIES).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
-                        self.report(Code::UnknownHelmHook, HELM_HOOK_DELETE_POLICY, format!("unknown Helm delete policy `{value}`: {hint}(valid: {})", HELM_DELETE_POLICIES.join(", ")));
+                        let hint = did_you_mean(value, HELM_DELETE_POLICIES)
+                            .map(|s| format!("did you mean `{s}`? "))
+                            .unwrap_or_default();
+                        self.report(
+                            Code::UnknownHelmHook,
+                            HELM_HOOK_DELETE_POLICY,
+                            format!(
+                                "unknown Helm delete policy `{value}`: {hint}(valid: {})",
+                                HELM_DELETE_POLICIES.join(", ")
+                            ),
+                        );
                     }
                 }
             }
@@ -439,19 +504,34 @@ impl Parser<'_, '_> {
     }
 
     fn sync_options(&mut self, text: &str) -> SyncOptions {
-        let mut o = SyncOptions { validate: true, ..SyncOptions::default() };
+        let mut o = SyncOptions {
+            validate: true,
+            ..SyncOptions::default()
+        };
         for item in csv(text) {
             let (key, value) = item.split_once('=').unwrap_or((item, ""));
             if known::APP_SYNC_OPTIONS.contains(&key) {
                 self.report(Code::AppLevelOptionOnResource, SYNC_OPTIONS, format!("`{item}` is an Application-level sync option; Argo CD ignores it on a resource (use the `sync` flag instead)"));
                 continue;
             }
-            let allowed = SYNC_OPTION_VALUES.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+            let allowed = SYNC_OPTION_VALUES
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| *v);
             let Some(allowed) = allowed.filter(|vals| vals.contains(&value)) else {
-                let names: Vec<String> = SYNC_OPTION_VALUES.iter().flat_map(|(k, vs)| vs.iter().map(move |v| format!("{k}={v}"))).collect();
+                let names: Vec<String> = SYNC_OPTION_VALUES
+                    .iter()
+                    .flat_map(|(k, vs)| vs.iter().map(move |v| format!("{k}={v}")))
+                    .collect();
                 let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-                let hint = did_you_mean(item, &refs).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
-                self.report(Code::UnknownSyncOption, SYNC_OPTIONS, format!("unknown sync option `{item}`: {hint}Argo CD ignores it"));
+                let hint = did_you_mean(item, &refs)
+                    .map(|s| format!("did you mean `{s}`? "))
+                    .unwrap_or_default();
+                self.report(
+                    Code::UnknownSyncOption,
+                    SYNC_OPTIONS,
+                    format!("unknown sync option `{item}`: {hint}Argo CD ignores it"),
+                );
                 continue;
             };
             let _ = allowed;
@@ -483,15 +563,29 @@ impl Parser<'_, '_> {
                 Some((k, v)) => (k, Some(v)),
                 None => (item, None),
             };
-            let ok = COMPARE_OPTION_VALUES.iter().any(|(k, vals)| *k == key && match (vals, value) {
-                (None, None) => true,
-                (Some(vals), Some(v)) => vals.contains(&v),
-                _ => false,
+            let ok = COMPARE_OPTION_VALUES.iter().any(|(k, vals)| {
+                *k == key
+                    && match (vals, value) {
+                        (None, None) => true,
+                        (Some(vals), Some(v)) => vals.contains(&v),
+                        _ => false,
+                    }
             });
             if !ok {
-                let names = ["IgnoreExtraneous", "ServerSideDiff=true", "ServerSideDiff=false", "IncludeMutationWebhook=true"];
-                let hint = did_you_mean(item, &names).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
-                self.report(Code::UnknownCompareOption, COMPARE_OPTIONS, format!("unknown compare option `{item}`: {hint}Argo CD ignores it"));
+                let names = [
+                    "IgnoreExtraneous",
+                    "ServerSideDiff=true",
+                    "ServerSideDiff=false",
+                    "IncludeMutationWebhook=true",
+                ];
+                let hint = did_you_mean(item, &names)
+                    .map(|s| format!("did you mean `{s}`? "))
+                    .unwrap_or_default();
+                self.report(
+                    Code::UnknownCompareOption,
+                    COMPARE_OPTIONS,
+                    format!("unknown compare option `{item}`: {hint}Argo CD ignores it"),
+                );
                 continue;
             }
             match (key, value) {
@@ -516,7 +610,11 @@ impl Parser<'_, '_> {
             });
             match parsed {
                 Ok(r) => out.push(r),
-                Err(e) => self.report(Code::InvalidReference, key, format!("invalid reference in `{key}`: {e}")),
+                Err(e) => self.report(
+                    Code::InvalidReference,
+                    key,
+                    format!("invalid reference in `{key}`: {e}"),
+                ),
             }
         }
         out
@@ -530,7 +628,11 @@ mod tests {
 
     fn run(annotations: Value) -> (Annotations, Vec<Diagnostic>) {
         let locate = |_: &str| Source::new("t.yaml", 1);
-        let cx = Context { object: "Job/ns/x", namespace: "ns", locate: &locate };
+        let cx = Context {
+            object: "Job/ns/x",
+            namespace: "ns",
+            locate: &locate,
+        };
         parse(annotations.as_object(), &cx)
     }
 
@@ -550,7 +652,13 @@ mod tests {
 
     #[test]
     fn waves_follow_go_atoi() {
-        for (text, wave) in [("-2", -2), ("+5", 5), ("007", 7), ("9223372036854775807", i64::MAX), ("-9223372036854775808", i64::MIN)] {
+        for (text, wave) in [
+            ("-2", -2),
+            ("+5", 5),
+            ("007", 7),
+            ("9223372036854775807", i64::MAX),
+            ("-9223372036854775808", i64::MIN),
+        ] {
             let (a, d) = run(json!({ SYNC_WAVE: text }));
             assert_eq!(a.wave, wave, "{text}");
             assert!(d.is_empty());
@@ -576,29 +684,69 @@ mod tests {
     #[test]
     fn hook_types() {
         let (a, _) = run(json!({ HOOK: "PreSync, PostSync,PreSync" }));
-        assert_eq!(a.role, Role::Hook { phases: vec![Phase::PreSync, Phase::PostSync], delete_hooks: vec![] });
+        assert_eq!(
+            a.role,
+            Role::Hook {
+                phases: vec![Phase::PreSync, Phase::PostSync],
+                delete_hooks: vec![]
+            }
+        );
         let (a, _) = run(json!({ HOOK: "Skip" }));
         assert_eq!(a.role, Role::Skip);
         let (a, _) = run(json!({ HOOK: "Skip,PreSync" }));
-        assert_eq!(a.role, Role::Hook { phases: vec![Phase::PreSync], delete_hooks: vec![] });
+        assert_eq!(
+            a.role,
+            Role::Hook {
+                phases: vec![Phase::PreSync],
+                delete_hooks: vec![]
+            }
+        );
         let (a, d) = run(json!({ HOOK: "Presync" }));
         assert!(matches!(a.role, Role::Ignored { .. }));
         assert_eq!(codes(&d), ["WAVES102"]);
-        assert!(d[0].message.contains("did you mean `PreSync`"), "{}", d[0].message);
+        assert!(
+            d[0].message.contains("did you mean `PreSync`"),
+            "{}",
+            d[0].message
+        );
         let (a, d) = run(json!({ HOOK: "Presync,Sync" }));
-        assert_eq!(a.role, Role::Hook { phases: vec![Phase::Sync], delete_hooks: vec![] });
+        assert_eq!(
+            a.role,
+            Role::Hook {
+                phases: vec![Phase::Sync],
+                delete_hooks: vec![]
+            }
+        );
         assert_eq!(codes(&d), ["WAVES102"]);
         let (a, d) = run(json!({ HOOK: "PreDelete" }));
-        assert_eq!(a.role, Role::Hook { phases: vec![], delete_hooks: vec![DeleteHook::PreDelete] });
+        assert_eq!(
+            a.role,
+            Role::Hook {
+                phases: vec![],
+                delete_hooks: vec![DeleteHook::PreDelete]
+            }
+        );
         assert_eq!(codes(&d), ["WAVES122"]);
     }
 
     #[test]
     fn helm_mapping() {
         let (a, _) = run(json!({ HELM_HOOK: "pre-install,pre-upgrade" }));
-        assert_eq!(a.role, Role::Hook { phases: vec![Phase::PreSync], delete_hooks: vec![] });
+        assert_eq!(
+            a.role,
+            Role::Hook {
+                phases: vec![Phase::PreSync],
+                delete_hooks: vec![]
+            }
+        );
         let (a, _) = run(json!({ HELM_HOOK: "post-install" }));
-        assert_eq!(a.role, Role::Hook { phases: vec![Phase::PostSync], delete_hooks: vec![] });
+        assert_eq!(
+            a.role,
+            Role::Hook {
+                phases: vec![Phase::PostSync],
+                delete_hooks: vec![]
+            }
+        );
         let (a, d) = run(json!({ HELM_HOOK: "crd-install" }));
         assert_eq!(a.role, Role::Resource);
         assert!(d.is_empty());
@@ -607,19 +755,42 @@ mod tests {
         assert_eq!(codes(&d), ["WAVES121"]);
         // The Argo annotation wins when it yields a valid type.
         let (a, _) = run(json!({ HOOK: "Sync", HELM_HOOK: "pre-install" }));
-        assert_eq!(a.role, Role::Hook { phases: vec![Phase::Sync], delete_hooks: vec![] });
+        assert_eq!(
+            a.role,
+            Role::Hook {
+                phases: vec![Phase::Sync],
+                delete_hooks: vec![]
+            }
+        );
         // ... and Helm's is used when it does not.
         let (a, _) = run(json!({ HOOK: "Bogus", HELM_HOOK: "pre-install" }));
-        assert_eq!(a.role, Role::Hook { phases: vec![Phase::PreSync], delete_hooks: vec![] });
-        let (a, _) = run(json!({ HELM_HOOK_DELETE_POLICY: "hook-succeeded", HOOK_DELETE_POLICY: "HookFailed" }));
-        assert_eq!(a.delete_policies, vec![DeletePolicy::HookSucceeded, DeletePolicy::HookFailed]);
+        assert_eq!(
+            a.role,
+            Role::Hook {
+                phases: vec![Phase::PreSync],
+                delete_hooks: vec![]
+            }
+        );
+        let (a, _) = run(
+            json!({ HELM_HOOK_DELETE_POLICY: "hook-succeeded", HOOK_DELETE_POLICY: "HookFailed" }),
+        );
+        assert_eq!(
+            a.delete_policies,
+            vec![DeletePolicy::HookSucceeded, DeletePolicy::HookFailed]
+        );
         assert!(a.explicit_delete_policy);
     }
 
     #[test]
     fn delete_policies() {
         let (a, d) = run(json!({ HOOK_DELETE_POLICY: "HookSucceeded,BeforeHookCreation" }));
-        assert_eq!(a.delete_policies, vec![DeletePolicy::BeforeHookCreation, DeletePolicy::HookSucceeded]);
+        assert_eq!(
+            a.delete_policies,
+            vec![
+                DeletePolicy::BeforeHookCreation,
+                DeletePolicy::HookSucceeded
+            ]
+        );
         assert!(d.is_empty());
         let (a, d) = run(json!({ HOOK_DELETE_POLICY: "Hook Succeeded" }));
         assert_eq!(a.delete_policies, vec![DeletePolicy::BeforeHookCreation]);
@@ -630,16 +801,27 @@ mod tests {
     fn unknown_keys_suggest() {
         let (_, d) = run(json!({ "argocd.argoproj.io/hook-deletion-policy": "HookSucceeded" }));
         assert_eq!(codes(&d), ["WAVES106"]);
-        assert!(d[0].message.contains("did you mean `argocd.argoproj.io/hook-delete-policy`"), "{}", d[0].message);
+        assert!(
+            d[0].message
+                .contains("did you mean `argocd.argoproj.io/hook-delete-policy`"),
+            "{}",
+            d[0].message
+        );
         let (_, d) = run(json!({ "kubectl-waves.io/depend-on": "Secret/x" }));
-        assert!(d[0].message.contains("did you mean `kubectl-waves.io/depends-on`"));
-        let (_, d) = run(json!({ "argocd.argoproj.io/tracking-id": "x", "example.com/anything": "y" }));
+        assert!(
+            d[0].message
+                .contains("did you mean `kubectl-waves.io/depends-on`")
+        );
+        let (_, d) =
+            run(json!({ "argocd.argoproj.io/tracking-id": "x", "example.com/anything": "y" }));
         assert!(d.is_empty());
     }
 
     #[test]
     fn options() {
-        let (a, d) = run(json!({ SYNC_OPTIONS: "Prune=false,ServerSideApply=true, PruneLast=true,CreateNamespace=true" }));
+        let (a, d) = run(
+            json!({ SYNC_OPTIONS: "Prune=false,ServerSideApply=true, PruneLast=true,CreateNamespace=true" }),
+        );
         assert_eq!(a.sync_options.prune, PruneMode::Never);
         assert_eq!(a.sync_options.server_side_apply, Some(true));
         assert!(a.sync_options.prune_last);
@@ -656,7 +838,9 @@ mod tests {
 
     #[test]
     fn references_and_timeouts() {
-        let (a, d) = run(json!({ DEPENDS_ON: "Secret/db,/namespaces/other/ConfigMap/c", PRODUCES: "Secret/made", TIMEOUT: "1m30s" }));
+        let (a, d) = run(
+            json!({ DEPENDS_ON: "Secret/db,/namespaces/other/ConfigMap/c", PRODUCES: "Secret/made", TIMEOUT: "1m30s" }),
+        );
         assert!(d.is_empty());
         assert_eq!(a.depends_on.len(), 2);
         assert_eq!(a.depends_on[0].namespace, "ns");

@@ -43,7 +43,15 @@ pub const ARGOCD_KEYS: &[&str] = &[
 pub const WAVES_KEYS: &[&str] = &[DEPENDS_ON, PRODUCES, TIMEOUT];
 
 /// Hook types, as spelled in `argocd.argoproj.io/hook`.
-pub const HOOK_TYPES: &[&str] = &["PreSync", "Sync", "PostSync", "SyncFail", "Skip", "PreDelete", "PostDelete"];
+pub const HOOK_TYPES: &[&str] = &[
+    "PreSync",
+    "Sync",
+    "PostSync",
+    "SyncFail",
+    "Skip",
+    "PreDelete",
+    "PostDelete",
+];
 
 /// Delete policies, as spelled in `argocd.argoproj.io/hook-delete-policy`.
 pub const DELETE_POLICIES: &[&str] = &["BeforeHookCreation", "HookSucceeded", "HookFailed"];
@@ -93,7 +101,8 @@ pub const HELM_HOOKS: &[&str] = &[
 ];
 
 /// Helm delete policies.
-pub const HELM_DELETE_POLICIES: &[&str] = &["before-hook-creation", "hook-succeeded", "hook-failed"];
+pub const HELM_DELETE_POLICIES: &[&str] =
+    &["before-hook-creation", "hook-succeeded", "hook-failed"];
 
 /// Kind order inside a step, as Argo CD (after Helm's kind sorter). Kinds not listed come after
 /// all of these and rank equal among themselves.
@@ -137,6 +146,8 @@ pub const KIND_ORDER: &[&str] = &[
 
 /// API groups served by Kubernetes itself; a kind in any other group is a custom resource.
 pub fn is_builtin_group(group: &str) -> bool {
-    matches!(group, "" | "apps" | "batch" | "policy" | "autoscaling" | "extensions")
-        || group.ends_with(".k8s.io")
+    matches!(
+        group,
+        "" | "apps" | "batch" | "policy" | "autoscaling" | "extensions"
+    ) || group.ends_with(".k8s.io")
 }

@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use annotations::{
-    Annotations, CompareOptions, DeletePolicy, DeleteHook, Phase, PruneMode, Role, SyncOptions,
+    Annotations, CompareOptions, DeleteHook, DeletePolicy, Phase, PruneMode, Role, SyncOptions,
 };
 pub use reference::ObjectRef;
 
@@ -24,12 +24,18 @@ pub struct Source {
 
 impl Source {
     pub fn new(path: impl Into<Arc<str>>, line: usize) -> Self {
-        Source { path: path.into(), line }
+        Source {
+            path: path.into(),
+            line,
+        }
     }
 
     /// The same file at another line.
     pub fn at(&self, line: usize) -> Self {
-        Source { path: self.path.clone(), line }
+        Source {
+            path: self.path.clone(),
+            line,
+        }
     }
 }
 

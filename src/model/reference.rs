@@ -62,7 +62,11 @@ impl ObjectRef {
 
 impl fmt::Display for ObjectRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&super::display_name(&self.kind, &self.namespace, &self.name))
+        f.write_str(&super::display_name(
+            &self.kind,
+            &self.namespace,
+            &self.name,
+        ))
     }
 }
 

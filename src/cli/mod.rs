@@ -1,0 +1,157 @@
+//! Command-line interface: flags into option structs, then one library call per subcommand.
+//! One file per subcommand, each thin.
+
+mod annotate;
+mod not_yet;
+mod plan;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::manifest::Input;
+use crate::ui::OutputFormat;
+
+/// Exit codes shared by the subcommands (SPEC §7).
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const BAD_INPUT: u8 = 2;
+    pub const LINT_ERRORS: u8 = 3;
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// Argo CD sync waves and hooks, run from kubectl.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-waves",
+    bin_name = "kubectl waves",
+    version,
+    about = "Argo CD sync waves and hooks, run from kubectl: plan, sync, diff, annotate, gc",
+    long_about = "Runs the order of argocd.argoproj.io/sync-wave and hook annotations exactly as Argo CD does, \
+from a laptop or CI: explain it (plan), infer it (annotate), apply it (sync), compare it (diff) and clean up after it (gc).",
+    after_help = "Exit codes: 0 ok; 1 sync failed / diff found changes / status unhealthy; 2 bad input; 3 lint errors with --strict; 130 interrupted."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every subcommand accepts, as kubectl spells them.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Path to the kubeconfig file.
+    #[arg(long, global = true, env = "KUBECONFIG", hide_env_values = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// Namespace for objects without one.
+    #[arg(short = 'n', long, global = true)]
+    pub namespace: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Never colour the output (NO_COLOR is honoured too).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the ordered steps, hooks, skipped objects and lint, offline.
+    Plan(plan::PlanArgs),
+    /// Apply the plan to the cluster, wave by wave (not built yet).
+    Sync(not_yet::NotYetArgs),
+    /// Compare the manifests with the live objects, per wave (not built yet).
+    Diff(not_yet::NotYetArgs),
+    /// Infer dependencies and suggest waves (not built yet).
+    Annotate(annotate::AnnotateArgs),
+    /// List and delete finished leftover hook objects (not built yet).
+    Gc(not_yet::NotYetArgs),
+    /// Live health per step, naming the blocking object (not built yet).
+    Status(not_yet::NotYetArgs),
+    /// Print shell completions.
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Where manifests come from: positional paths, `-f`, or a Git revision.
+#[derive(Debug, Args, Clone, Default)]
+pub struct InputArgs {
+    /// Manifest files or directories (recursive). `-` reads stdin.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Manifest file or directory, as kubectl's -f; `-f -` reads stdin. Repeatable.
+    #[arg(short = 'f', long = "filename", value_name = "PATH")]
+    pub filenames: Vec<PathBuf>,
+    /// Read the manifests from this Git revision (commit, branch, tag) instead of the files.
+    #[arg(long, value_name = "REV")]
+    pub revision: Option<String>,
+    /// The Git repository for --revision (default: the current directory).
+    #[arg(long, value_name = "DIR", requires = "revision")]
+    pub repo: Option<PathBuf>,
+    /// Subdirectory of the repository to read with --revision.
+    #[arg(long, value_name = "SUBDIR", requires = "revision")]
+    pub path: Option<String>,
+}
+
+impl InputArgs {
+    /// The input to load; an error message for contradictory flags.
+    pub fn input(&self) -> Result<Input, String> {
+        let mut paths: Vec<PathBuf> = self.paths.iter().chain(&self.filenames).cloned().collect();
+        if let Some(revision) = &self.revision {
+            if !paths.is_empty() {
+                return Err("--revision reads the manifests from Git: give the directory with --path, not as a PATH".into());
+            }
+            let repo = self.repo.clone().unwrap_or_else(|| PathBuf::from("."));
+            return Ok(Input::Git {
+                repo,
+                revision: revision.clone(),
+                path: self.path.clone(),
+            });
+        }
+        let stdin = paths.iter().any(|p| p.as_os_str() == "-");
+        if stdin {
+            if paths.len() > 1 {
+                return Err("`-` (stdin) cannot be combined with other paths".into());
+            }
+            return Ok(Input::Stdin);
+        }
+        if paths.is_empty() {
+            paths.push(PathBuf::from("."));
+        }
+        Ok(Input::Paths(paths))
+    }
+}
+
+/// Parses the command line and runs the subcommand.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::ui::init_color(cli.global.no_color);
+    let code = match &cli.command {
+        Command::Plan(args) => plan::run(args, &cli.global),
+        Command::Annotate(args) => annotate::run(args, &cli.global),
+        Command::Sync(_) => not_yet::run("sync"),
+        Command::Diff(_) => not_yet::run("diff"),
+        Command::Gc(_) => not_yet::run("gc"),
+        Command::Status(_) => not_yet::run("status"),
+        Command::Completion { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "kubectl-waves", &mut std::io::stdout());
+            exit::OK
+        }
+    };
+    ExitCode::from(code)
+}
+
+/// Prints an error about the command line or input and returns the bad-input exit code.
+pub fn bad_input(message: &str) -> u8 {
+    eprintln!("error: {message}");
+    exit::BAD_INPUT
+}

@@ -1,0 +1,18 @@
+//! Subcommands that exist in `--help` but are not built yet: they say so and exit 2, never
+//! pretend.
+
+use clap::Args;
+
+/// Accepts anything so the message below is what the user sees, not a flag error.
+#[derive(Debug, Args)]
+pub struct NotYetArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub rest: Vec<String>,
+}
+
+pub fn run(name: &str) -> u8 {
+    eprintln!(
+        "error: `kubectl waves {name}` is not built yet; `kubectl waves plan` shows the order it will follow (see README, \"Not built yet\")"
+    );
+    super::exit::BAD_INPUT
+}

@@ -1,0 +1,185 @@
+//! `kubectl waves plan`: the ordered steps, offline.
+
+use std::io::Write;
+
+use clap::Args;
+
+use super::{GlobalArgs, InputArgs, exit};
+use crate::manifest;
+use crate::plan::{Plan, PlanOptions};
+use crate::ui::{self, OutputFormat};
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  kubectl waves plan fixtures/shop\n  helm template ./chart | kubectl waves plan -f - -o json\n  kubectl waves plan --revision main --path deploy/prod --strict"
+)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Accept values Argo CD silently ignores (with a warning) and behave exactly as Argo CD.
+    #[arg(long)]
+    pub lenient: bool,
+    /// Exit 3 when lint finds errors.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+pub fn run(args: &PlanArgs, global: &GlobalArgs) -> u8 {
+    let input = match args.input.input() {
+        Ok(i) => i,
+        Err(e) => return super::bad_input(&e),
+    };
+    let loaded = manifest::load(&input);
+    let plan = Plan::build(
+        loaded,
+        PlanOptions {
+            lenient: args.lenient,
+        },
+    );
+    if plan.has_input_errors() {
+        ui::print_diagnostics(&plan.diagnostics);
+        let errors = plan
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == crate::diagnostics::Severity::Error)
+            .count();
+        eprintln!(
+            "error: {errors} problem{} in the input; nothing planned",
+            if errors == 1 { "" } else { "s" }
+        );
+        return exit::BAD_INPUT;
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let written = match global.output {
+        OutputFormat::Text => {
+            ui::print_diagnostics(&plan.diagnostics);
+            out.write_all(render_text(&plan).as_bytes())
+        }
+        format => ui::write_data(&mut out, format, &plan.document()),
+    };
+    if let Err(e) = written.and_then(|_| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write output: {e}");
+            return exit::FAILED;
+        }
+    }
+    if args.strict && plan.has_lint_errors() {
+        exit::LINT_ERRORS
+    } else {
+        exit::OK
+    }
+}
+
+/// The human view: one table per step, then SyncFail hooks and skipped objects.
+pub fn render_text(plan: &Plan) -> String {
+    let doc = plan.document();
+    let mut out = String::new();
+    let total = doc.steps.len();
+    let name = |ns: &str, n: &str| {
+        if ns.is_empty() {
+            n.to_string()
+        } else {
+            format!("{ns}/{n}")
+        }
+    };
+    for (i, step) in doc.steps.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&ui::heading(&format!(
+            "STEP {}/{total}  {} wave {}",
+            i + 1,
+            step.phase,
+            step.wave
+        )));
+        out.push('\n');
+        let rows: Vec<Vec<String>> = step
+            .resources
+            .iter()
+            .map(|r| {
+                vec![
+                    r.kind.to_string(),
+                    name(r.namespace, r.name),
+                    hook_column(r.hook, &r.delete_policies),
+                    r.source.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&ui::table(
+            &["KIND", "NAMESPACE/NAME", "HOOK", "SOURCE"],
+            &rows,
+        ));
+    }
+    if !doc.sync_fail.is_empty() {
+        out.push_str(&format!(
+            "\n{}\n",
+            ui::heading("ON FAILURE  SyncFail hooks, applied together")
+        ));
+        let rows: Vec<Vec<String>> = doc
+            .sync_fail
+            .iter()
+            .map(|r| {
+                vec![
+                    r.kind.to_string(),
+                    name(r.namespace, r.name),
+                    hook_column(r.hook, &r.delete_policies),
+                    r.source.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&ui::table(
+            &["KIND", "NAMESPACE/NAME", "HOOK", "SOURCE"],
+            &rows,
+        ));
+    }
+    if !doc.skipped.is_empty() {
+        out.push_str(&format!(
+            "\n{}\n",
+            ui::heading("SKIPPED  never applied by sync")
+        ));
+        let rows: Vec<Vec<String>> = doc
+            .skipped
+            .iter()
+            .map(|s| {
+                vec![
+                    s.resource.kind.to_string(),
+                    name(s.resource.namespace, s.resource.name),
+                    s.reason.to_string(),
+                    s.resource.source.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&ui::table(
+            &["KIND", "NAMESPACE/NAME", "REASON", "SOURCE"],
+            &rows,
+        ));
+    }
+    let applies: usize = doc.steps.iter().map(|s| s.resources.len()).sum();
+    let (errors, warnings) = plan
+        .diagnostics
+        .iter()
+        .fold((0, 0), |(e, w), d| match d.severity {
+            crate::diagnostics::Severity::Error => (e + 1, w),
+            crate::diagnostics::Severity::Warning => (e, w + 1),
+        });
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    out.push_str(&format!(
+        "\n{}, {}, {} on failure, {}; {}, {}\n",
+        plural(total, "step"),
+        plural(applies, "object"),
+        plural(doc.sync_fail.len(), "hook"),
+        format_args!("{} skipped", doc.skipped.len()),
+        plural(errors, "error"),
+        plural(warnings, "warning"),
+    ));
+    out
+}
+
+fn hook_column(hook: bool, policies: &[&str]) -> String {
+    if hook {
+        policies.join(",")
+    } else {
+        "-".to_string()
+    }
+}

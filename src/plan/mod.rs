@@ -1,0 +1,292 @@
+//! The plan: validated objects in Argo CD's order, grouped into steps (phase + wave) and kind
+//! groups, with the objects that never run and every diagnostic. Pure.
+
+pub mod order;
+
+use serde::Serialize;
+
+use crate::diagnostics::{Diagnostic, Severity};
+use crate::lint;
+use crate::manifest::Loaded;
+use crate::model::{Object, Phase, Role};
+pub use order::Task;
+
+/// How strictly to read the input.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanOptions {
+    /// Values Argo CD silently ignores become warnings instead of errors.
+    pub lenient: bool,
+}
+
+/// Objects of one kind applied together (concurrently) inside a step.
+#[derive(Debug, Clone)]
+pub struct KindGroup {
+    pub kind: String,
+    pub tasks: Vec<Task>,
+}
+
+/// One phase + wave: applied group after group, then awaited.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub phase: Phase,
+    pub wave: i64,
+    pub groups: Vec<KindGroup>,
+}
+
+impl Step {
+    /// Tasks in apply order.
+    pub fn tasks(&self) -> impl Iterator<Item = &Task> {
+        self.groups.iter().flat_map(|g| g.tasks.iter())
+    }
+}
+
+/// An object that the sync will not apply, and why.
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    pub object: usize,
+    pub reason: String,
+}
+
+/// The ordered, validated plan.
+#[derive(Debug)]
+pub struct Plan {
+    pub objects: Vec<Object>,
+    pub steps: Vec<Step>,
+    /// SyncFail hooks, applied all at once when the sync fails.
+    pub sync_fail: Vec<Task>,
+    pub skipped: Vec<Skipped>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Plan {
+    /// Builds the plan from loaded objects: orders them, lints them.
+    pub fn build(loaded: Loaded, options: PlanOptions) -> Plan {
+        let Loaded {
+            objects,
+            mut diagnostics,
+            ..
+        } = loaded;
+        if options.lenient {
+            for d in &mut diagnostics {
+                if d.code.lenient_demotes() {
+                    d.severity = Severity::Warning;
+                }
+            }
+        }
+        let mut tasks = Vec::with_capacity(objects.len());
+        let mut skipped = Vec::new();
+        for (i, o) in objects.iter().enumerate() {
+            let wave = o.annotations.wave;
+            match &o.annotations.role {
+                Role::Resource => tasks.push(Task {
+                    object: i,
+                    phase: Phase::Sync,
+                    wave,
+                }),
+                Role::Hook {
+                    phases,
+                    delete_hooks,
+                } => {
+                    for &phase in phases {
+                        tasks.push(Task {
+                            object: i,
+                            phase,
+                            wave,
+                        });
+                    }
+                    if phases.is_empty() {
+                        let names: Vec<String> =
+                            delete_hooks.iter().map(|d| format!("{d:?}")).collect();
+                        skipped.push(Skipped {
+                            object: i,
+                            reason: format!("{} hook: not run by sync", names.join("/")),
+                        });
+                    }
+                }
+                Role::Skip => skipped.push(Skipped {
+                    object: i,
+                    reason: "hook: Skip".into(),
+                }),
+                Role::Ignored { reason } => skipped.push(Skipped {
+                    object: i,
+                    reason: reason.clone(),
+                }),
+            }
+        }
+        order::sort(&mut tasks, &objects);
+        let (sync_fail, tasks): (Vec<Task>, Vec<Task>) =
+            tasks.into_iter().partition(|t| t.phase == Phase::SyncFail);
+        let steps = group_steps(&tasks, &objects);
+        let mut plan = Plan {
+            objects,
+            steps,
+            sync_fail,
+            skipped,
+            diagnostics,
+        };
+        let mut found = lint::run(&plan);
+        plan.diagnostics.append(&mut found);
+        plan.diagnostics.sort_by(|a, b| {
+            source_key(&a.source)
+                .cmp(&source_key(&b.source))
+                .then(a.code.cmp(&b.code))
+                .then(a.object.cmp(&b.object))
+        });
+        plan.diagnostics.dedup();
+        plan
+    }
+
+    /// Whether the input itself is bad (exit 2).
+    pub fn has_input_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error && d.code.is_input_problem())
+    }
+
+    /// Whether lint found errors (exit 3 with `--strict`).
+    pub fn has_lint_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error && !d.code.is_input_problem())
+    }
+
+    /// Index of the step and kind group where each object is first applied, if at all.
+    pub fn positions(&self) -> Vec<Vec<(usize, usize)>> {
+        let mut out = vec![Vec::new(); self.objects.len()];
+        for (s, step) in self.steps.iter().enumerate() {
+            for (g, group) in step.groups.iter().enumerate() {
+                for t in &group.tasks {
+                    out[t.object].push((s, g));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Sorts `path:line` by path, then numerically by line.
+fn source_key(source: &str) -> (&str, usize) {
+    match source.rsplit_once(':') {
+        Some((path, line)) => (path, line.parse().unwrap_or(0)),
+        None => (source, 0),
+    }
+}
+
+/// Cuts the sorted tasks into steps (same phase and wave) and kind groups (consecutive tasks of
+/// one kind).
+fn group_steps(tasks: &[Task], objects: &[Object]) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    for &t in tasks {
+        let kind = &objects[t.object].kind;
+        match steps.last_mut() {
+            Some(step) if step.phase == t.phase && step.wave == t.wave => {
+                match step.groups.last_mut() {
+                    Some(group) if &group.kind == kind => group.tasks.push(t),
+                    _ => step.groups.push(KindGroup {
+                        kind: kind.clone(),
+                        tasks: vec![t],
+                    }),
+                }
+            }
+            _ => steps.push(Step {
+                phase: t.phase,
+                wave: t.wave,
+                groups: vec![KindGroup {
+                    kind: kind.clone(),
+                    tasks: vec![t],
+                }],
+            }),
+        }
+    }
+    steps
+}
+
+/// `plan -o json`: the stable shape of SPEC §7.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanDocument<'a> {
+    pub steps: Vec<StepDocument<'a>>,
+    pub sync_fail: Vec<ResourceDocument<'a>>,
+    pub skipped: Vec<SkippedDocument<'a>>,
+    pub diagnostics: &'a [Diagnostic],
+}
+
+#[derive(Debug, Serialize)]
+pub struct StepDocument<'a> {
+    pub phase: Phase,
+    pub wave: i64,
+    pub resources: Vec<ResourceDocument<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceDocument<'a> {
+    pub api_version: &'a str,
+    pub kind: &'a str,
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub hook: bool,
+    pub delete_policies: Vec<&'static str>,
+    pub source: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedDocument<'a> {
+    #[serde(flatten)]
+    pub resource: ResourceDocument<'a>,
+    pub reason: &'a str,
+}
+
+impl Plan {
+    /// The serialisable view of the plan.
+    pub fn document(&self) -> PlanDocument<'_> {
+        PlanDocument {
+            steps: self
+                .steps
+                .iter()
+                .map(|s| StepDocument {
+                    phase: s.phase,
+                    wave: s.wave,
+                    resources: s.tasks().map(|t| self.resource(t.object)).collect(),
+                })
+                .collect(),
+            sync_fail: self
+                .sync_fail
+                .iter()
+                .map(|t| self.resource(t.object))
+                .collect(),
+            skipped: self
+                .skipped
+                .iter()
+                .map(|s| SkippedDocument {
+                    resource: self.resource(s.object),
+                    reason: &s.reason,
+                })
+                .collect(),
+            diagnostics: &self.diagnostics,
+        }
+    }
+
+    fn resource(&self, index: usize) -> ResourceDocument<'_> {
+        let o = &self.objects[index];
+        let hook = o.is_hook();
+        ResourceDocument {
+            api_version: &o.api_version,
+            kind: &o.kind,
+            namespace: &o.namespace,
+            name: &o.name,
+            hook,
+            delete_policies: if hook {
+                o.annotations
+                    .delete_policies
+                    .iter()
+                    .map(|p| p.as_str())
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            source: o.source.to_string(),
+        }
+    }
+}
