@@ -114,6 +114,14 @@ impl Plan {
             }
         }
         order::sort(&mut tasks, &objects);
+        skipped.sort_by(|a, b| {
+            let task = |i| Task {
+                object: i,
+                phase: Phase::Sync,
+                wave: objects[i].annotations.wave,
+            };
+            order::compare(&task(a.object), &task(b.object), &objects)
+        });
         let (sync_fail, tasks): (Vec<Task>, Vec<Task>) =
             tasks.into_iter().partition(|t| t.phase == Phase::SyncFail);
         let steps = group_steps(&tasks, &objects);

@@ -1,0 +1,309 @@
+//! Every file under fixtures/broken/: the exit code, the code and the `path:line` and object
+//! named in the message.
+
+use crate::common::run;
+
+/// (file, exit code of `plan`, diagnostic code, line, object, words the message must contain)
+const CASES: &[(&str, i32, &str, usize, &str, &str)] = &[
+    ("invalid-yaml.yaml", 2, "WAVES201", 13, "", "invalid YAML"),
+    (
+        "non-integer-wave.yaml",
+        2,
+        "WAVES101",
+        9,
+        "ConfigMap/demo/feature-flags",
+        "not an integer",
+    ),
+    (
+        "misspelled-hook.yaml",
+        2,
+        "WAVES102",
+        9,
+        "Job/demo/db-migrate",
+        "did you mean `PreSync`?",
+    ),
+    (
+        "unknown-delete-policy.yaml",
+        2,
+        "WAVES103",
+        10,
+        "Job/demo/db-migrate",
+        "did you mean `HookSucceeded`?",
+    ),
+    (
+        "hook-deletion-policy-typo.yaml",
+        2,
+        "WAVES106",
+        13,
+        "Job/demo/db-migrate",
+        "did you mean `argocd.argoproj.io/hook-delete-policy`?",
+    ),
+    (
+        "hook-succeeded-with-space.yaml",
+        2,
+        "WAVES103",
+        10,
+        "Job/demo/db-migrate",
+        "did you mean `HookSucceeded`?",
+    ),
+    (
+        "unknown-sync-option.yaml",
+        2,
+        "WAVES104",
+        9,
+        "ConfigMap/demo/dashboards",
+        "SkipDryRun=true",
+    ),
+    (
+        "unknown-waves-annotation.yaml",
+        2,
+        "WAVES106",
+        9,
+        "ConfigMap/demo/web-config",
+        "did you mean `kubectl-waves.io/depends-on`?",
+    ),
+    (
+        "duplicate-object.yaml",
+        2,
+        "WAVES204",
+        13,
+        "ConfigMap/demo/app-settings",
+        "duplicate-object.yaml:4",
+    ),
+    (
+        "not-a-kubernetes-object.yaml",
+        2,
+        "WAVES202",
+        3,
+        "",
+        "not a Kubernetes object",
+    ),
+    (
+        "missing-name.yaml",
+        2,
+        "WAVES203",
+        3,
+        "ConfigMap/demo/?",
+        "metadata.name",
+    ),
+    (
+        "hook-reads-later-secret.yaml",
+        0,
+        "WAVES001",
+        14,
+        "Job/demo/db-migrate",
+        "Secret/db-credentials",
+    ),
+    (
+        "hook-without-delete-policy.yaml",
+        0,
+        "WAVES002",
+        4,
+        "Job/demo/cache-warmup",
+        "hook-delete-policy",
+    ),
+    (
+        "hook-backoff-limit.yaml",
+        0,
+        "WAVES003",
+        4,
+        "Job/demo/db-migrate",
+        "backoffLimit is 6",
+    ),
+    (
+        "fixed-name-hook-succeeded-only.yaml",
+        0,
+        "WAVES004",
+        5,
+        "Job/demo/db-migrate",
+        "BeforeHookCreation",
+    ),
+    (
+        "custom-resource-without-health.yaml",
+        0,
+        "WAVES005",
+        4,
+        "Widget/demo/homepage-banner",
+        "no health check",
+    ),
+    (
+        "hook-rbac-later-wave.yaml",
+        0,
+        "WAVES007",
+        42,
+        "Job/demo/db-migrate",
+        "RoleBinding/demo/migrator",
+    ),
+    (
+        "app-level-option-on-resource.yaml",
+        0,
+        "WAVES120",
+        10,
+        "ConfigMap/demo/app-settings",
+        "CreateNamespace=true",
+    ),
+    (
+        "helm-test-hook.yaml",
+        0,
+        "WAVES121",
+        15,
+        "Pod/demo/demo-test-connection",
+        "ignores Helm `test` hooks",
+    ),
+    (
+        "pre-delete-hook.yaml",
+        0,
+        "WAVES122",
+        10,
+        "Job/demo/deregister",
+        "not by `kubectl waves sync`",
+    ),
+];
+
+#[test]
+fn every_broken_file_is_covered() {
+    let mut files: Vec<String> = std::fs::read_dir(crate::common::root().join("fixtures/broken"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    files.sort();
+    let mut covered: Vec<String> = CASES.iter().map(|c| c.0.to_string()).collect();
+    covered.sort();
+    assert_eq!(files, covered);
+}
+
+#[test]
+fn broken_files_give_clear_errors() {
+    for &(file, exit, code, line, object, words) in CASES {
+        let path = format!("fixtures/broken/{file}");
+        let (got, stdout, stderr) = run(&["plan", &path]);
+        assert_eq!(got, exit, "{file}: exit code\n{stderr}");
+        let expected = format!("{path}:{line}: ");
+        let line_of_code = stderr
+            .lines()
+            .find(|l| l.contains(&format!("[{code}]")))
+            .unwrap_or_else(|| panic!("{file}: no {code} in\n{stderr}"));
+        assert!(
+            line_of_code.starts_with(&expected),
+            "{file}: wanted {expected}…, got {line_of_code}"
+        );
+        assert!(
+            line_of_code.contains(object),
+            "{file}: object {object} missing in {line_of_code}"
+        );
+        assert!(
+            line_of_code.contains(words),
+            "{file}: `{words}` missing in {line_of_code}"
+        );
+        let codes: Vec<&str> = stderr
+            .lines()
+            .filter_map(|l| l.split('[').nth(1)?.split(']').next())
+            .collect();
+        assert_eq!(
+            codes,
+            [code],
+            "{file}: exactly one finding expected\n{stderr}"
+        );
+        if exit == 2 {
+            assert!(stdout.is_empty(), "{file}: nothing is planned on bad input");
+        }
+    }
+}
+
+#[test]
+fn strict_makes_lint_errors_exit_3_and_leaves_warnings_alone() {
+    assert_eq!(
+        run(&[
+            "plan",
+            "--strict",
+            "fixtures/broken/hook-reads-later-secret.yaml"
+        ])
+        .0,
+        3
+    );
+    assert_eq!(
+        run(&[
+            "plan",
+            "--strict",
+            "fixtures/broken/hook-rbac-later-wave.yaml"
+        ])
+        .0,
+        3
+    );
+    assert_eq!(
+        run(&[
+            "plan",
+            "--strict",
+            "fixtures/broken/hook-backoff-limit.yaml"
+        ])
+        .0,
+        0
+    );
+    assert_eq!(run(&["plan", "--strict", "fixtures/shop"]).0, 0);
+}
+
+#[test]
+fn lenient_warns_and_behaves_like_argo_cd() {
+    let (code, stdout, stderr) = run(&[
+        "plan",
+        "--lenient",
+        "-o",
+        "json",
+        "fixtures/broken/misspelled-hook.yaml",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    // Argo CD drops an object whose only hook type is unknown.
+    assert_eq!(plan["skipped"][0]["name"], "db-migrate");
+    assert!(plan["steps"].as_array().unwrap().iter().all(|s| {
+        s["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["name"] != "db-migrate")
+    }));
+    assert_eq!(plan["diagnostics"][0]["severity"], "warning");
+    assert_eq!(plan["diagnostics"][0]["code"], "WAVES102");
+
+    let (code, stdout, _) = run(&[
+        "plan",
+        "--lenient",
+        "-o",
+        "json",
+        "fixtures/broken/non-integer-wave.yaml",
+    ]);
+    assert_eq!(code, 0);
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        plan["steps"][0]["wave"], 0,
+        "a bad wave falls back to 0, as Argo CD"
+    );
+
+    // Input kubectl itself rejects stays an error.
+    assert_eq!(
+        run(&["plan", "--lenient", "fixtures/broken/duplicate-object.yaml"]).0,
+        2
+    );
+    assert_eq!(
+        run(&["plan", "--lenient", "fixtures/broken/invalid-yaml.yaml"]).0,
+        2
+    );
+}
+
+#[test]
+fn unbuilt_subcommands_say_so() {
+    for cmd in ["sync", "diff", "gc", "status"] {
+        let (code, stdout, stderr) = run(&[cmd, "fixtures/shop"]);
+        assert_eq!(code, 2, "{cmd}");
+        assert!(stdout.is_empty());
+        assert!(stderr.contains("not built yet"), "{cmd}: {stderr}");
+    }
+}
+
+#[test]
+fn missing_path_is_bad_input() {
+    let (code, _, stderr) = run(&["plan", "fixtures/does-not-exist"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("fixtures/does-not-exist"), "{stderr}");
+}

@@ -1,0 +1,7 @@
+//! The one integration test binary: `cargo test --test it`.
+
+mod broken;
+mod cluster_smoke;
+mod common;
+mod plan;
+mod support;

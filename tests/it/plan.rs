@@ -1,0 +1,186 @@
+//! `kubectl waves plan` on the bundled fixtures: text and JSON snapshots, and the order rules
+//! the fixtures exist to show.
+
+use crate::common::run;
+use serde_json::Value;
+
+fn plan_json(app: &str) -> Value {
+    let (code, stdout, stderr) = run(&["plan", &format!("fixtures/{app}"), "-o", "json"]);
+    assert_eq!(code, 0, "stderr: {stderr}");
+    serde_json::from_str(&stdout).expect("plan -o json is JSON")
+}
+
+/// `Phase wave Kind/ns/name` per resource, in execution order.
+fn order(plan: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for step in plan["steps"].as_array().unwrap() {
+        for r in step["resources"].as_array().unwrap() {
+            out.push(format!(
+                "{} {} {}/{}",
+                step["phase"].as_str().unwrap(),
+                step["wave"],
+                r["kind"].as_str().unwrap(),
+                r["name"].as_str().unwrap()
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn snapshots_of_every_fixture() {
+    for app in ["shop", "enterprise", "tenant"] {
+        let (code, stdout, stderr) = run(&["plan", &format!("fixtures/{app}")]);
+        assert_eq!(code, 0, "{stderr}");
+        insta::assert_snapshot!(
+            format!("plan_text_{app}"),
+            format!("{stdout}--- stderr ---\n{stderr}")
+        );
+        insta::assert_json_snapshot!(format!("plan_json_{app}"), plan_json(app));
+    }
+}
+
+#[test]
+fn json_has_the_spec_shape() {
+    let plan = plan_json("shop");
+    let keys: Vec<&str> = plan
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["steps", "syncFail", "skipped", "diagnostics"]);
+    let r = &plan["steps"][0]["resources"][0];
+    let keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "apiVersion",
+            "kind",
+            "namespace",
+            "name",
+            "hook",
+            "deletePolicies",
+            "source"
+        ]
+    );
+    assert!(r["source"].as_str().unwrap().starts_with("fixtures/shop/"));
+    let fail = &plan["syncFail"][0];
+    assert_eq!(fail["hook"], true);
+    assert_eq!(
+        fail["name"], "sync-failed-alert-",
+        "generateName hooks show the prefix"
+    );
+}
+
+#[test]
+fn shop_runs_in_argo_cd_order() {
+    let order = order(&plan_json("shop"));
+    let pos = |s: &str| {
+        order
+            .iter()
+            .position(|o| o == s)
+            .unwrap_or_else(|| panic!("{s} not in {order:#?}"))
+    };
+    // The Namespace moves to the step of its first user, the PreSync Secret.
+    assert!(pos("PreSync -1 Namespace/shop") < pos("PreSync -1 Secret/shop-db-migrate"));
+    assert!(pos("PreSync 0 Job/db-migrate") < pos("Sync -1 Secret/shop-db"));
+    assert!(pos("Sync 0 StatefulSet/postgres") < pos("Sync 1 Deployment/api"));
+    // Kind order inside a step: Service before Deployment, Ingress last.
+    assert!(pos("Sync 2 Service/frontend") < pos("Sync 2 Deployment/frontend"));
+    assert!(pos("Sync 2 Deployment/frontend") < pos("Sync 2 Ingress/shop"));
+    assert!(pos("Sync 2 Ingress/shop") < pos("PostSync 0 Job/smoke-test-"));
+}
+
+#[test]
+fn enterprise_moves_the_crd_before_its_first_custom_resource() {
+    let plan = plan_json("enterprise");
+    let order = order(&plan);
+    let crd = order
+        .iter()
+        .position(|o| o.contains("CustomResourceDefinition/"))
+        .unwrap();
+    let cr = order.iter().position(|o| o.contains(" Cluster/")).unwrap();
+    assert!(crd < cr, "{order:#?}");
+    // Helm hook annotations map to PostSync at the hook weight.
+    assert!(
+        order.iter().any(|o| o.starts_with("PostSync 3 Job/")),
+        "{order:#?}"
+    );
+}
+
+#[test]
+fn yaml_output_is_the_same_data() {
+    let (code, stdout, _) = run(&["plan", "fixtures/shop", "-o", "yaml"]);
+    assert_eq!(code, 0);
+    let yaml: Value = serde_saphyr::from_str(&stdout).expect("YAML output parses");
+    assert_eq!(yaml, plan_json("shop"));
+}
+
+#[test]
+fn stdin_and_git_revision_give_the_same_plan() {
+    let text: String = [
+        "fixtures/shop/00-namespace.yaml",
+        "fixtures/shop/10-config.yaml",
+    ]
+    .iter()
+    .map(|p| std::fs::read_to_string(crate::common::root().join(p)).unwrap() + "\n---\n")
+    .collect();
+    let out = crate::common::waves()
+        .args(["plan", "-f", "-", "-o", "json"])
+        .write_stdin(text)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["steps"][0]["resources"][0]["source"], "<stdin>:4");
+
+    // A throwaway repository with the shop fixture committed, read at HEAD.
+    let dir = tempfile::tempdir().unwrap();
+    let repo = git2::Repository::init(dir.path()).unwrap();
+    let app = dir.path().join("deploy/shop");
+    std::fs::create_dir_all(&app).unwrap();
+    for entry in std::fs::read_dir(crate::common::root().join("fixtures/shop")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), app.join(entry.file_name())).unwrap();
+    }
+    let mut index = repo.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("t", "t@example.com").unwrap();
+    repo.commit(Some("HEAD"), &sig, &sig, "shop", &tree, &[])
+        .unwrap();
+    // The work tree changes after the commit; the plan must come from the commit.
+    std::fs::remove_dir_all(&app).unwrap();
+    let (code, stdout, stderr) = run(&[
+        "plan",
+        "--revision",
+        "HEAD",
+        "--repo",
+        dir.path().to_str().unwrap(),
+        "--path",
+        "deploy/shop",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let from_git: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(order(&from_git), order(&plan_json("shop")));
+    assert!(
+        from_git["steps"][0]["resources"][0]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("HEAD:deploy/shop/")
+    );
+}
+
+#[test]
+fn unknown_revision_is_bad_input() {
+    let (code, stdout, stderr) = run(&["plan", "--revision", "no-such-rev", "--repo", "."]);
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("no-such-rev"), "{stderr}");
+}
