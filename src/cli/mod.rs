@@ -2,6 +2,7 @@
 //! One file per subcommand, each thin.
 
 mod annotate;
+mod health;
 mod not_yet;
 mod plan;
 
@@ -74,6 +75,8 @@ pub enum Command {
     Gc(not_yet::NotYetArgs),
     /// Live health per step, naming the blocking object (not built yet).
     Status(not_yet::NotYetArgs),
+    /// Assess the health of objects given as YAML, as sync would (tests custom Lua checks).
+    Health(health::HealthArgs),
     /// Print shell completions.
     Completion {
         #[arg(value_enum)]
@@ -141,6 +144,7 @@ pub fn main() -> ExitCode {
         Command::Diff(_) => not_yet::run("diff"),
         Command::Gc(_) => not_yet::run("gc"),
         Command::Status(_) => not_yet::run("status"),
+        Command::Health(args) => health::run(args, &cli.global),
         Command::Completion { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "kubectl-waves", &mut std::io::stdout());

@@ -86,13 +86,21 @@ fn error(
     }
 }
 
-/// Strips mlua's stack traceback from an error text.
-fn clean(message: &str) -> String {
+/// Strips mlua's stack traceback from an error text, and the chunk name (the key, which the
+/// error already names) in front of the line number: `key:3: boom` → `line 3: boom`.
+fn clean(check: &CustomHealthCheck, message: &str) -> String {
     let message = message
         .split("\nstack traceback:")
         .next()
-        .unwrap_or(message);
-    message.trim().to_string()
+        .unwrap_or(message)
+        .trim();
+    match message
+        .strip_prefix(check.key.as_str())
+        .and_then(|rest| rest.strip_prefix(':'))
+    {
+        Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => format!("line {rest}"),
+        _ => message.to_string(),
+    }
 }
 
 fn classify(check: &CustomHealthCheck, e: &mlua::Error, timed_out: bool) -> HealthError {
@@ -109,13 +117,17 @@ fn classify(check: &CustomHealthCheck, e: &mlua::Error, timed_out: bool) -> Heal
     match e {
         mlua::Error::MemoryError(_) => memory_error(check),
         mlua::Error::SyntaxError { message, .. } => {
-            error(check, HealthErrorKind::Syntax, clean(message))
+            error(check, HealthErrorKind::Syntax, clean(check, message))
         }
         mlua::Error::CallbackError { cause, .. } => classify(check, cause, false),
         mlua::Error::WithContext { cause, .. } => classify(check, cause, false),
         mlua::Error::RuntimeError(m) if m.contains("not enough memory") => memory_error(check),
-        mlua::Error::RuntimeError(m) => error(check, HealthErrorKind::Runtime, clean(m)),
-        other => error(check, HealthErrorKind::Runtime, clean(&other.to_string())),
+        mlua::Error::RuntimeError(m) => error(check, HealthErrorKind::Runtime, clean(check, m)),
+        other => error(
+            check,
+            HealthErrorKind::Runtime,
+            clean(check, &other.to_string()),
+        ),
     }
 }
 
@@ -275,7 +287,10 @@ fn to_health(check: &CustomHealthCheck, value: mlua::Value) -> Result<Health, He
             }
         }
         mlua::Value::Nil => Ok(invalid("(no status field)".to_string())),
-        other => Ok(invalid(format!("(status is a {})", other.type_name()))),
+        other => Ok(invalid(format!(
+            "(status is of type {})",
+            other.type_name()
+        ))),
     }
 }
 

@@ -174,7 +174,7 @@ pub enum HealthErrorKind {
 
 /// A health check that could not run (SPEC §4 "a health error"): it names the `argocd-cm`
 /// key of the script. A hook fails on it; other objects keep waiting and it is reported.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("health check {key}: {message}")]
 pub struct HealthError {
     /// The `argocd-cm` key (or nested `resource.customizations` entry) of the script.

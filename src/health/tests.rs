@@ -439,7 +439,7 @@ fn lua_infinite_loop_is_stopped() {
 #[test]
 fn lua_memory_is_bounded() {
     for body in [
-        "local t = {} local i = 0 while true do i = i + 1 t[i] = string.rep('x', 65536) .. i end",
+        "local t = {} local i = 0 while true do i = i + 1 t[i] = string.rep('x', 1048576) .. i end",
         "return {status = string.rep('x', 1024 * 1024 * 1024)}",
         "local s = 'x' while true do s = s .. s end",
     ] {

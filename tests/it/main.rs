@@ -3,5 +3,6 @@
 mod broken;
 mod cluster_smoke;
 mod common;
+mod health;
 mod plan;
 mod support;

@@ -1,0 +1,146 @@
+//! `kubectl waves health`: assess objects given as YAML, offline (to test custom Lua checks).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{GlobalArgs, InputArgs, exit};
+use crate::diagnostics::{Code, Severity};
+use crate::health::{self, Health, HealthConfig, HealthError, HealthRule};
+use crate::manifest;
+use crate::ui::{self, OutputFormat};
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  kubectl get pods -n shop -o yaml | kubectl waves health -\n  kubectl waves health live.yaml --health-config argocd-cm.yaml -o json\n\nExits 0 whatever the health; 2 when the input or the health config cannot be read."
+)]
+pub struct HealthArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// An argocd-cm ConfigMap (YAML) with resource.customizations health checks in Lua.
+    #[arg(long, value_name = "FILE")]
+    pub health_config: Option<PathBuf>,
+}
+
+/// One object's assessment, as `-o json|yaml` prints it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Assessed<'a> {
+    api_version: &'a str,
+    kind: &'a str,
+    namespace: &'a str,
+    name: &'a str,
+    source: String,
+    health: Health,
+    /// `built-in`, `bundled`, `generic` or `custom: <argocd-cm key>`.
+    rule: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<HealthError>,
+}
+
+pub fn run(args: &HealthArgs, global: &GlobalArgs) -> u8 {
+    let config = match &args.health_config {
+        None => HealthConfig::default(),
+        Some(path) => {
+            let text = match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(e) => return super::bad_input(&format!("{}: {e}", path.display())),
+            };
+            match HealthConfig::from_argocd_cm_yaml(&text) {
+                Ok(c) => c,
+                Err(e) => return super::bad_input(&format!("{}: {e}", path.display())),
+            }
+        }
+    };
+    for e in config.check_scripts() {
+        eprintln!("warning: {e}");
+    }
+    let input = match args.input.input() {
+        Ok(i) => i,
+        Err(e) => return super::bad_input(&e),
+    };
+    let loaded = manifest::load(&input);
+    // Only unreadable input matters here; annotation lint is `plan`'s business.
+    let unreadable: Vec<_> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| {
+            d.severity == Severity::Error
+                && matches!(
+                    d.code,
+                    Code::InvalidManifest | Code::NotAnObject | Code::UnreadableInput
+                )
+        })
+        .cloned()
+        .collect();
+    if !unreadable.is_empty() {
+        ui::print_diagnostics(&unreadable);
+        return exit::BAD_INPUT;
+    }
+
+    let rows: Vec<Assessed<'_>> = loaded
+        .objects
+        .iter()
+        .map(|o| {
+            let (health, error) = match health::assess(&o.value, &config) {
+                Ok(h) => (h, None),
+                Err(e) => (
+                    Health::new(health::HealthStatus::Unknown, e.to_string()),
+                    Some(e),
+                ),
+            };
+            let rule = match health::health_rule(&o.group, &o.kind, &config) {
+                HealthRule::Custom(key) => format!("custom: {key}"),
+                HealthRule::Bundled { .. } => "bundled".into(),
+                HealthRule::BuiltIn => "built-in".into(),
+                HealthRule::Generic => "generic".into(),
+            };
+            Assessed {
+                api_version: &o.api_version,
+                kind: &o.kind,
+                namespace: &o.namespace,
+                name: &o.name,
+                source: o.source.to_string(),
+                health,
+                rule,
+                error,
+            }
+        })
+        .collect();
+
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let written = match global.output {
+        OutputFormat::Text => out.write_all(render_text(&rows).as_bytes()),
+        format => ui::write_data(&mut out, format, &rows),
+    };
+    if let Err(e) = written.and_then(|_| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: cannot write output: {e}");
+        return exit::FAILED;
+    }
+    exit::OK
+}
+
+fn render_text(rows: &[Assessed<'_>]) -> String {
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let name = if r.namespace.is_empty() {
+                r.name.to_string()
+            } else {
+                format!("{}/{}", r.namespace, r.name)
+            };
+            vec![
+                r.kind.to_string(),
+                name,
+                r.health.status.to_string(),
+                r.health.message.replace('\n', " "),
+            ]
+        })
+        .collect();
+    ui::table(&["KIND", "NAMESPACE/NAME", "HEALTH", "MESSAGE"], &table)
+}
