@@ -1,13 +1,21 @@
 //! Dependencies between objects: what each object needs to exist (or be healthy) before it is
 //! applied, read from the fields that reference other objects and from explicit annotations.
 //! Pure: knows nothing of the cluster or the terminal.
+//!
+//! [`refs::dependencies`] reads one object; [`resolve`] matches what it read against the input:
+//! names to objects, Services to the workloads their selectors match, ServiceAccounts to the
+//! bindings that grant them permissions, ConfigMaps to the Service names in their data, and
+//! objects that only appear at run time to the hooks that `produce` them.
 
+pub mod dns;
+pub mod gaps;
 pub mod refs;
+pub mod selector;
 
 use std::collections::HashMap;
 
 use crate::model::Object;
-pub use refs::{Dependency, Strength, Target, dependencies};
+pub use refs::{Dependency, EdgeKind, Strength, Target, dependencies};
 
 /// A resolved dependency between two objects of the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,7 +25,8 @@ pub struct Edge {
     /// What it needs.
     pub to: usize,
     pub strength: Strength,
-    /// Why, in words: e.g. `reads Secret/shop/db (envFrom)`.
+    pub kind: EdgeKind,
+    /// Why, in words: e.g. `reads Secret/db (envFrom)`.
     pub reason: String,
     /// The field the reference came from, e.g. `spec.template.spec.containers[0].envFrom[0].secretRef.name`.
     pub field: String,
@@ -28,6 +37,7 @@ pub struct Edge {
 pub struct External {
     pub from: usize,
     pub target: String,
+    pub kind: EdgeKind,
     pub field: String,
 }
 
@@ -38,117 +48,303 @@ pub struct Resolved {
     pub external: Vec<External>,
 }
 
-/// Index of objects by identity, for resolving references.
+type Key<'a> = (&'a str, &'a str, &'a str);
+
+/// Index of objects by identity, labels and subjects, for resolving references.
 struct Index<'a> {
-    by_name: HashMap<(&'a str, &'a str, &'a str), Vec<usize>>,
+    objects: &'a [Object],
+    by_name: HashMap<Key<'a>, Vec<usize>>,
     crds: HashMap<(String, String), usize>,
-    producers: HashMap<(&'a str, &'a str, &'a str), Vec<usize>>,
+    producers: HashMap<Key<'a>, Vec<usize>>,
+    /// Core Services by (namespace, name).
+    services: HashMap<(&'a str, &'a str), usize>,
+    /// Serving workloads by (namespace, label key, label value).
+    by_label: HashMap<Key<'a>, Vec<usize>>,
+    /// Serving workloads by namespace.
+    serving: HashMap<&'a str, Vec<usize>>,
+    /// RoleBindings and ClusterRoleBindings by the (namespace, name) of a ServiceAccount subject.
+    bindings: HashMap<(&'a str, &'a str), Vec<usize>>,
 }
 
 impl<'a> Index<'a> {
     fn new(objects: &'a [Object]) -> Self {
-        let mut by_name: HashMap<(&str, &str, &str), Vec<usize>> =
-            HashMap::with_capacity(objects.len());
-        let mut crds = HashMap::new();
-        let mut producers: HashMap<(&str, &str, &str), Vec<usize>> = HashMap::new();
+        let mut index = Index {
+            objects,
+            by_name: HashMap::with_capacity(objects.len()),
+            crds: HashMap::new(),
+            producers: HashMap::new(),
+            services: HashMap::new(),
+            by_label: HashMap::new(),
+            serving: HashMap::new(),
+            bindings: HashMap::new(),
+        };
         for (i, o) in objects.iter().enumerate() {
-            by_name
-                .entry((o.kind.as_str(), o.namespace.as_str(), o.name.as_str()))
+            let ns = o.namespace.as_str();
+            index
+                .by_name
+                .entry((o.kind.as_str(), ns, o.name.as_str()))
                 .or_default()
                 .push(i);
             if let Some(key) = refs::crd_defines(o) {
-                crds.insert(key, i);
+                index.crds.insert(key, i);
             }
             for p in &o.annotations.produces {
-                producers
+                index
+                    .producers
                     .entry((p.kind.as_str(), p.namespace.as_str(), p.name.as_str()))
                     .or_default()
                     .push(i);
             }
+            if o.kind == "Service" && o.group.is_empty() {
+                index.services.entry((ns, o.name.as_str())).or_insert(i);
+            }
+            if let Some(labels) = refs::serving_pod_labels(o) {
+                index.serving.entry(ns).or_default().push(i);
+                for (k, v) in labels.into_iter().flatten() {
+                    if let Some(v) = v.as_str() {
+                        index.by_label.entry((ns, k, v)).or_default().push(i);
+                    }
+                }
+            }
+            if matches!(o.kind.as_str(), "RoleBinding" | "ClusterRoleBinding")
+                && o.group == "rbac.authorization.k8s.io"
+            {
+                let subjects = o.value.get("subjects").and_then(|s| s.as_array());
+                for s in subjects.into_iter().flatten() {
+                    let field = |k: &str| s.get(k).and_then(|v| v.as_str());
+                    if let (Some("ServiceAccount"), Some(name)) = (field("kind"), field("name")) {
+                        let sns = field("namespace").unwrap_or(ns);
+                        let list = index.bindings.entry((sns, name)).or_default();
+                        if list.last() != Some(&i) {
+                            list.push(i);
+                        }
+                    }
+                }
+            }
         }
-        Index {
-            by_name,
-            crds,
-            producers,
+        index
+    }
+
+    /// Serving workloads in `namespace` that `selector` selects, in input order.
+    fn selected(&self, namespace: &str, selector: &selector::Selector) -> Vec<usize> {
+        let candidates: &[usize] = match selector
+            .labels
+            .iter()
+            .map(|(k, v)| {
+                self.by_label
+                    .get(&(namespace, k.as_str(), v.as_str()))
+                    .map_or(&[][..], Vec::as_slice)
+            })
+            .min_by_key(|l| l.len())
+        {
+            Some(list) => list,
+            None => self.serving.get(namespace).map_or(&[][..], Vec::as_slice),
+        };
+        candidates
+            .iter()
+            .copied()
+            .filter(|&i| {
+                refs::serving_pod_labels(&self.objects[i])
+                    .is_some_and(|labels| selector.matches(labels))
+            })
+            .collect()
+    }
+}
+
+/// Resolves references one object at a time, caching per-Service and per-ConfigMap work.
+struct Resolver<'a> {
+    index: Index<'a>,
+    backends: HashMap<usize, Vec<usize>>,
+    config_data: HashMap<usize, Vec<Dependency>>,
+    out: Resolved,
+}
+
+impl Resolver<'_> {
+    fn edge(
+        &mut self,
+        from: usize,
+        to: usize,
+        dep: &Dependency,
+        strength: Strength,
+        kind: EdgeKind,
+        reason: String,
+    ) {
+        self.out.edges.push(Edge {
+            from,
+            to,
+            strength,
+            kind,
+            reason,
+            field: dep.field.clone(),
+        });
+    }
+
+    /// Adds the edges of one dependency; whether anything in the input matched.
+    fn dependency(&mut self, from: usize, dep: &Dependency, nested: bool) -> bool {
+        let objects = self.index.objects;
+        let mut found = false;
+        match &dep.target {
+            Target::Object(r) => {
+                let key = (r.kind.as_str(), r.namespace.as_str(), r.name.as_str());
+                let matched: Vec<usize> = self
+                    .index
+                    .by_name
+                    .get(&key)
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(|&to| {
+                        to != from && r.group.as_deref().is_none_or(|g| g == objects[to].group)
+                    })
+                    .collect();
+                for to in matched {
+                    found = true;
+                    self.edge(from, to, dep, dep.strength, dep.kind, dep.reason.clone());
+                    if dep.kind == EdgeKind::ConfigMap && !nested && objects[to].group.is_empty() {
+                        self.config_map_data(from, to, dep);
+                    }
+                }
+                // Whoever produces the object at run time must have finished first.
+                let producers = self.index.producers.get(&key).cloned().unwrap_or_default();
+                for to in producers {
+                    if to != from {
+                        found = true;
+                        let reason = format!(
+                            "{} which is created by {}",
+                            dep.reason,
+                            objects[to].display_name()
+                        );
+                        self.edge(from, to, dep, Strength::Ready, EdgeKind::Produced, reason);
+                    }
+                }
+                if dep.kind == EdgeKind::ServiceAccount {
+                    let bindings = self
+                        .index
+                        .bindings
+                        .get(&(r.namespace.as_str(), r.name.as_str()))
+                        .cloned()
+                        .unwrap_or_default();
+                    for to in bindings {
+                        if to != from {
+                            let reason = format!(
+                                "{}, whose permissions {} grants",
+                                dep.reason,
+                                objects[to].display_name()
+                            );
+                            self.edge(
+                                from,
+                                to,
+                                dep,
+                                Strength::Exists,
+                                EdgeKind::Permissions,
+                                reason,
+                            );
+                        }
+                    }
+                }
+            }
+            Target::CrdFor { group, kind } => {
+                if let Some(&to) = self.index.crds.get(&(group.clone(), kind.clone())) {
+                    found = true;
+                    self.edge(from, to, dep, dep.strength, dep.kind, dep.reason.clone());
+                }
+            }
+            Target::Backends { namespace, service } => {
+                let Some(&svc) = self
+                    .index
+                    .services
+                    .get(&(namespace.as_str(), service.as_str()))
+                else {
+                    return false;
+                };
+                if !self.backends.contains_key(&svc) {
+                    let selected = selector::Selector::from_map(
+                        objects[svc]
+                            .value
+                            .get("spec")
+                            .and_then(|s| s.get("selector")),
+                    )
+                    .map(|s| self.index.selected(namespace, &s))
+                    .unwrap_or_default();
+                    self.backends.insert(svc, selected);
+                }
+                let workloads = self.backends.get(&svc).cloned().unwrap_or_default();
+                // A workload that reaches its own Service talks to its peers: no order.
+                if workloads.contains(&from) {
+                    return true;
+                }
+                for to in workloads {
+                    found = true;
+                    let reason =
+                        format!("{}, served by {}", dep.reason, objects[to].display_name());
+                    self.edge(from, to, dep, dep.strength, dep.kind, reason);
+                }
+            }
+            Target::Selected {
+                namespace,
+                selector,
+            } => {
+                for to in self.index.selected(namespace, selector) {
+                    if to != from {
+                        found = true;
+                        let reason = format!(
+                            "{} {} (selector {selector})",
+                            dep.reason,
+                            objects[to].display_name()
+                        );
+                        self.edge(from, to, dep, dep.strength, dep.kind, reason);
+                    }
+                }
+            }
         }
+        found
+    }
+
+    /// The Service names in the data of ConfigMap `cm`, which `from` reads through `via`.
+    fn config_map_data(&mut self, from: usize, cm: usize, via: &Dependency) {
+        let objects = self.index.objects;
+        let deps = self
+            .config_data
+            .entry(cm)
+            .or_insert_with(|| refs::config_data_dependencies(&objects[cm]))
+            .clone();
+        for d in deps {
+            let derived = Dependency {
+                reason: format!("{}, whose {} {}", via.reason, d.field, d.reason),
+                field: format!("{} → {} {}", via.field, objects[cm].display_name(), d.field),
+                ..d
+            };
+            if !self.dependency(from, &derived, true) && derived.report_external {
+                self.external(from, &derived);
+            }
+        }
+    }
+
+    fn external(&mut self, from: usize, dep: &Dependency) {
+        self.out.external.push(External {
+            from,
+            target: dep.target.to_string(),
+            kind: dep.kind,
+            field: dep.field.clone(),
+        });
     }
 }
 
 /// Resolves every object's dependencies to edges between input objects. Deterministic: edges
 /// come in object order, then in field order.
 pub fn resolve(objects: &[Object]) -> Resolved {
-    let index = Index::new(objects);
-    let mut out = Resolved::default();
+    let mut r = Resolver {
+        index: Index::new(objects),
+        backends: HashMap::new(),
+        config_data: HashMap::new(),
+        out: Resolved::default(),
+    };
     for (from, obj) in objects.iter().enumerate() {
         for dep in dependencies(obj) {
-            let mut found = false;
-            match &dep.target {
-                Target::Object(r) => {
-                    if let Some(list) =
-                        index
-                            .by_name
-                            .get(&(r.kind.as_str(), r.namespace.as_str(), r.name.as_str()))
-                    {
-                        for &to in list {
-                            if to != from
-                                && r.group.as_deref().is_none_or(|g| g == objects[to].group)
-                            {
-                                found = true;
-                                out.edges.push(Edge {
-                                    from,
-                                    to,
-                                    strength: dep.strength,
-                                    reason: dep.reason.clone(),
-                                    field: dep.field.clone(),
-                                });
-                            }
-                        }
-                    }
-                    // Whoever produces the object at run time must have finished first.
-                    if let Some(list) = index.producers.get(&(
-                        r.kind.as_str(),
-                        r.namespace.as_str(),
-                        r.name.as_str(),
-                    )) {
-                        for &to in list {
-                            if to != from {
-                                found = true;
-                                out.edges.push(Edge {
-                                    from,
-                                    to,
-                                    strength: Strength::Ready,
-                                    reason: format!(
-                                        "{}, which {} creates",
-                                        dep.reason,
-                                        objects[to].display_name()
-                                    ),
-                                    field: dep.field.clone(),
-                                });
-                            }
-                        }
-                    }
-                }
-                Target::CrdFor { group, kind } => {
-                    if let Some(&to) = index.crds.get(&(group.clone(), kind.clone())) {
-                        found = true;
-                        out.edges.push(Edge {
-                            from,
-                            to,
-                            strength: dep.strength,
-                            reason: dep.reason.clone(),
-                            field: dep.field.clone(),
-                        });
-                    }
-                }
-            }
-            if !found && dep.report_external {
-                out.external.push(External {
-                    from,
-                    target: dep.target.to_string(),
-                    field: dep.field,
-                });
+            if !r.dependency(from, &dep, false) && dep.report_external {
+                r.external(from, &dep);
             }
         }
     }
-    out
+    r.out
 }

@@ -12,7 +12,9 @@ use crate::plan::Plan;
 /// Runs every rule.
 pub fn run(plan: &Plan) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    ordering(plan, &mut out);
+    let resolved = infer::resolve(&plan.objects);
+    ordering(plan, &resolved, &mut out);
+    out.extend(infer::gaps::unneeded_waves(plan, &resolved));
     hook_jobs(plan, &mut out);
     custom_resources_without_health(plan, &mut out);
     out
@@ -32,12 +34,15 @@ fn in_time(dep: (usize, usize), user: (usize, usize), strength: Strength) -> boo
 }
 
 /// WAVES001, WAVES007, WAVES008: something is applied before what it needs.
-fn ordering(plan: &Plan, out: &mut Vec<Diagnostic>) {
-    let resolved = infer::resolve(&plan.objects);
+fn ordering(plan: &Plan, resolved: &infer::Resolved, out: &mut Vec<Diagnostic>) {
     let positions = plan.positions();
     let mut reported: HashSet<(usize, usize)> = HashSet::new();
     for edge in &resolved.edges {
         let (user, dep) = (&plan.objects[edge.from], &plan.objects[edge.to]);
+        // A hook's RBAC is checked below, with its own message.
+        if edge.kind == infer::EdgeKind::Permissions && user.is_hook() {
+            continue;
+        }
         let Some(&(user_step, user_group)) = positions[edge.from].first() else {
             continue;
         };
