@@ -217,3 +217,14 @@ mod tests {
         assert_eq!(did_you_mean("HookSucceded", &pol), Some("HookSucceeded"));
     }
 }
+
+#[cfg(test)]
+mod docs {
+    #[test]
+    fn every_code_is_documented() {
+        let page = include_str!("../docs/diagnostics.md");
+        for code in super::Code::ALL {
+            assert!(page.contains(&format!("| {} |", code.id())), "docs/diagnostics.md lacks {}", code.id());
+        }
+    }
+}
