@@ -3,6 +3,7 @@
 //! Data flows one way: [`manifest`] (bytes) → [`model`] (objects with sources and parsed
 //! annotations) → [`plan`] (validated, ordered steps) → an operation → [`ui`] (rendering).
 
+pub mod annotate;
 pub mod cli;
 pub mod diagnostics;
 pub mod edit;

@@ -1,15 +1,244 @@
-//! `kubectl waves annotate` (not built yet).
+//! `kubectl waves annotate`: infer dependencies and suggest (or write) sync waves.
 
-use clap::Args;
+use std::io::{Read, Write};
 
-use super::GlobalArgs;
+use clap::{ArgGroup, Args};
+
+use super::{GlobalArgs, InputArgs, exit};
+use crate::annotate::graph::GraphFormat;
+use crate::annotate::{self, Annotated, Failure, Options, explain, report, write};
+use crate::diagnostics::Severity;
+use crate::manifest::Input;
+use crate::ui::{self, OutputFormat};
 
 #[derive(Debug, Args)]
+#[command(
+    group = ArgGroup::new("mode")
+        .args(["write", "check", "stdout", "explain", "graph", "krm"])
+        .multiple(false),
+    after_help = "Examples:\n  kubectl waves annotate fixtures/tenant\n  kubectl waves annotate --write deploy/\n  kubectl waves annotate --check deploy/            # CI: exit 1 if anything would change\n  helm template ./chart | kubectl waves annotate -f - --stdout | kubectl apply -f -\n  kubectl waves annotate --explain Deployment/shop/api fixtures/shop\n  kubectl waves annotate --graph dot fixtures/shop | dot -Tsvg > waves.svg\n  kpt fn eval --exec 'kubectl-waves annotate --krm' deploy/\n\nExit codes: 0 ok; 1 --check found changes or a broken dependency, or a file could not be edited; 2 bad input, a dependency cycle, or --write on a dirty Git tree."
+)]
 pub struct AnnotateArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Recompute every wave, also the ones already written down.
+    #[arg(long)]
+    pub rewrite: bool,
+    /// Accept values Argo CD silently ignores (with a warning), as `plan --lenient`.
+    #[arg(long)]
+    pub lenient: bool,
+    /// Edit the files in place: only annotation lines change.
+    #[arg(long)]
+    pub write: bool,
+    /// With --write: also edit files that have uncommitted changes in Git.
+    #[arg(long, requires = "write")]
+    pub allow_dirty: bool,
+    /// Exit 1 if anything would change or a dependency is broken (CI, pre-commit).
+    #[arg(long)]
+    pub check: bool,
+    /// Print the annotated manifests as one stream (to pipe into kubectl apply).
+    #[arg(long)]
+    pub stdout: bool,
+    /// Explain the wave of one object: Kind/namespace/name, Kind/name or name.
+    #[arg(long, value_name = "OBJECT")]
+    pub explain: Option<String>,
+    /// Draw the dependency graph with the waves as ranks.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub graph: Option<GraphFormat>,
+    /// Run as a KRM function: a ResourceList on stdin, the annotated list on stdout.
+    #[arg(long)]
+    pub krm: bool,
 }
 
-pub fn run(_args: &AnnotateArgs, _global: &GlobalArgs) -> u8 {
-    super::not_yet::run("annotate")
+pub fn run(args: &AnnotateArgs, global: &GlobalArgs) -> u8 {
+    let options = Options {
+        rewrite: args.rewrite,
+        lenient: args.lenient,
+    };
+    if args.krm {
+        return krm(args, options);
+    }
+    let input = match args.input.input() {
+        Ok(i) => i,
+        Err(e) => return super::bad_input(&e),
+    };
+    if args.write && !matches!(input, Input::Paths(_)) {
+        return super::bad_input(
+            "--write edits files in place: give files or directories, not stdin or --revision (--stdout prints the annotated manifests instead)",
+        );
+    }
+    let a = match annotate::run(&input, options) {
+        Ok(a) => a,
+        Err(Failure::BadInput(plan)) => {
+            ui::print_diagnostics(&plan.diagnostics);
+            let errors = plan
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
+            eprintln!(
+                "error: {errors} problem{} in the input; nothing annotated",
+                if errors == 1 { "" } else { "s" }
+            );
+            return exit::BAD_INPUT;
+        }
+        Err(Failure::Cycles {
+            plan,
+            resolved,
+            cycles,
+        }) => {
+            ui::print_diagnostics(&plan.diagnostics);
+            for c in &cycles {
+                eprintln!(
+                    "error: dependency cycle: no order of waves satisfies these references:\n{}",
+                    report::render_cycle(&plan.objects, &resolved, c).trim_end()
+                );
+            }
+            eprintln!(
+                "error: remove one of the references, or order these objects by hand (a hook phase or explicit waves)"
+            );
+            return exit::BAD_INPUT;
+        }
+    };
+    let json = global.output != OutputFormat::Text;
+    if !json || args.stdout || args.graph.is_some() {
+        ui::print_diagnostics(&a.proposed.diagnostics);
+    }
+    if let Some(query) = &args.explain {
+        let index = match annotate::find_object(a.objects(), query) {
+            Ok(i) => i,
+            Err(e) => return super::bad_input(&e),
+        };
+        let x = explain::explain(a.objects(), &a.resolved, &a.analysis, index);
+        return print(|out| match global.output {
+            OutputFormat::Text => out.write_all(explain::render(&x).as_bytes()),
+            format => ui::write_data(out, format, &x),
+        });
+    }
+    if let Some(format) = args.graph {
+        let text = annotate::graph::render(format, a.objects(), &a.resolved, &a.analysis);
+        return print(|out| out.write_all(text.as_bytes()));
+    }
+    let edits = write::planned_edits(a.objects(), &a.analysis);
+    if args.stdout {
+        return match write::annotated_stream(&a.files, &edits) {
+            Ok(text) => print(|out| out.write_all(text.as_bytes())),
+            Err((path, e)) => {
+                eprintln!("error: {path}: cannot annotate safely: {e}; nothing printed");
+                exit::FAILED
+            }
+        };
+    }
+    if args.write {
+        return write_files(args, global, &a, &edits);
+    }
+    let code = print(|out| summary(out, global.output, &a));
+    if code != exit::OK {
+        return code;
+    }
+    if args.check {
+        let changes = a.analysis.changes().count();
+        if changes > 0 || a.has_ordering_errors() {
+            eprintln!(
+                "error: the waves are not what the dependencies need: {changes} change{} proposed{}",
+                if changes == 1 { "" } else { "s" },
+                if a.has_ordering_errors() {
+                    ", and a dependency is broken (see the errors above)"
+                } else {
+                    ""
+                }
+            );
+            return exit::FAILED;
+        }
+    }
+    exit::OK
+}
+
+/// The table or the JSON/YAML document.
+fn summary(out: &mut dyn Write, format: OutputFormat, a: &Annotated) -> std::io::Result<()> {
+    match format {
+        OutputFormat::Text => out.write_all(report::render_text(a).as_bytes()),
+        format => ui::write_data(out, format, &report::document(a)),
+    }
+}
+
+fn write_files(
+    args: &AnnotateArgs,
+    global: &GlobalArgs,
+    a: &Annotated,
+    edits: &[write::FileEdits],
+) -> u8 {
+    if !args.allow_dirty {
+        let paths: Vec<&std::path::Path> = edits
+            .iter()
+            .map(|f| std::path::Path::new(&*f.path))
+            .collect();
+        let dirty = annotate::git::uncommitted(&paths);
+        if !dirty.is_empty() {
+            for (path, why) in &dirty {
+                eprintln!("error: {path} {why}");
+            }
+            eprintln!(
+                "error: --write edits only files committed as they are, so that `git diff` shows the edit and `git checkout` undoes it; commit or stash first, or pass --allow-dirty"
+            );
+            return exit::BAD_INPUT;
+        }
+    }
+    let code = print(|out| summary(out, global.output, a));
+    let written = write::write_files(edits);
+    let mut failed = 0;
+    let mut changed = 0;
+    for w in &written {
+        match &w.result {
+            Ok(true) => changed += 1,
+            Ok(false) => {}
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {}: not edited: {e}", w.path);
+            }
+        }
+    }
+    eprintln!(
+        "wrote {changed} file{}{}",
+        if changed == 1 { "" } else { "s" },
+        if failed > 0 {
+            format!("; {failed} left untouched (see above)")
+        } else {
+            String::new()
+        }
+    );
+    if failed > 0 { exit::FAILED } else { code }
+}
+
+fn krm(args: &AnnotateArgs, options: Options) -> u8 {
+    if !args.input.paths.is_empty()
+        || !args.input.filenames.is_empty()
+        || args.input.revision.is_some()
+    {
+        return super::bad_input("--krm reads a ResourceList from stdin; give no paths");
+    }
+    let mut text = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+        return super::bad_input(&format!("cannot read stdin: {e}"));
+    }
+    let output = annotate::krm::run(&text, options);
+    if let Some(e) = &output.error {
+        eprintln!("error: {e}");
+    }
+    let code = print(|out| out.write_all(output.text.as_bytes()));
+    if code != exit::OK { code } else { output.exit }
+}
+
+/// Writes to stdout; a closed pipe is not an error.
+fn print(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> u8 {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match f(&mut out).and_then(|_| out.flush()) {
+        Ok(()) => exit::OK,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
+        Err(e) => {
+            eprintln!("error: cannot write output: {e}");
+            exit::FAILED
+        }
+    }
 }

@@ -69,7 +69,7 @@ pub enum Command {
     Sync(not_yet::NotYetArgs),
     /// Compare the manifests with the live objects, per wave (not built yet).
     Diff(not_yet::NotYetArgs),
-    /// Infer dependencies and suggest waves (not built yet).
+    /// Infer dependencies from references and suggest (or write) sync waves.
     Annotate(annotate::AnnotateArgs),
     /// List and delete finished leftover hook objects (not built yet).
     Gc(not_yet::NotYetArgs),

@@ -1,0 +1,239 @@
+//! Wave assignment: longest-path layering of the dependency graph, one phase at a time.
+//!
+//! Each object is placed in the first phase it runs in (hooks stay in their phase). An edge
+//! "A needs B" between two objects of the same phase is a constraint `wave(A) ≥ wave(B) + w`:
+//! `w = 1` when B must be healthy first (*Ready*) or when B only has to exist but Argo CD's
+//! kind order would not apply it before A inside one wave; `w = 0` when B's kind comes first
+//! (a Secret before a Deployment). Edges to an earlier phase are satisfied by the phase order;
+//! edges to a later phase cannot be fixed with waves (lint reports them); edges to a Namespace
+//! or a CRD are satisfied by Argo CD, which moves those before their first user.
+//!
+//! Objects with an explicit wave keep it (unless `--rewrite`). Every other object gets the
+//! smallest wave its dependencies allow, but not below 0 (Argo CD's default) unless an object
+//! with a kept wave needs it lower: `x = max(L, min(0, U))`, where `L` is the longest-path lower
+//! bound from its dependencies and `U` the upper bound from kept dependents. Any cycle among
+//! the constraints is infeasible (a cycle needs some `w = 1`), and reported with its edges.
+//! Linear in objects + edges; deterministic (ties go to the lowest edge index).
+
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use super::{Cycle, Options, Suggestion, Why};
+use crate::infer::{EdgeKind, Resolved, Strength};
+use crate::model::known::{HELM_HOOK_WEIGHT, SYNC_WAVE};
+use crate::model::{Object, Phase, Role, annotations::go_atoi};
+use crate::plan::order::kind_rank;
+
+/// The phase an object is first applied in, or `None` when `sync` never applies it in a wave
+/// (SyncFail-only and delete hooks, skipped and ignored objects).
+pub fn first_phase(o: &Object) -> Option<Phase> {
+    match &o.annotations.role {
+        Role::Resource => Some(Phase::Sync),
+        Role::Hook { phases, .. } => phases.iter().copied().find(|p| *p != Phase::SyncFail),
+        Role::Skip | Role::Ignored { .. } => None,
+    }
+}
+
+/// Whether the object's wave is written down (`sync-wave`, or a Helm hook weight) rather than
+/// Argo CD's default 0.
+pub fn explicit_wave(o: &Object) -> bool {
+    let annotations = o
+        .value
+        .get("metadata")
+        .and_then(|m| m.get("annotations"))
+        .and_then(|a| a.as_object());
+    let valid = |key: &str| {
+        annotations
+            .and_then(|a| a.get(key))
+            .and_then(|v| v.as_str())
+            .and_then(go_atoi)
+            .is_some()
+    };
+    valid(SYNC_WAVE) || valid(HELM_HOOK_WEIGHT)
+}
+
+/// The weight of edge `e` as a constraint, or `None` when it does not constrain waves.
+pub fn weight(objects: &[Object], phases: &[Option<Phase>], e: &crate::infer::Edge) -> Option<i64> {
+    let (Some(user), Some(dep)) = (phases[e.from], phases[e.to]) else {
+        return None;
+    };
+    if user != dep || matches!(e.kind, EdgeKind::Namespace | EdgeKind::Crd) {
+        return None;
+    }
+    let before = kind_rank(&objects[e.to].kind) < kind_rank(&objects[e.from].kind);
+    Some(match e.strength {
+        Strength::Exists if before => 0,
+        _ => 1,
+    })
+}
+
+/// The result of layering: one suggestion per object, and per edge its weight as a
+/// constraint (`None`: not a constraint).
+pub struct Layers {
+    pub suggestions: Vec<Suggestion>,
+    pub weights: Vec<Option<i64>>,
+}
+
+/// Assigns waves; the cycles among the constraints when there are any.
+pub fn assign(
+    objects: &[Object],
+    resolved: &Resolved,
+    options: Options,
+) -> Result<Layers, Vec<Cycle>> {
+    let n = objects.len();
+    let phases: Vec<Option<Phase>> = objects.iter().map(first_phase).collect();
+    let fixed: Vec<bool> = objects
+        .iter()
+        .map(|o| !options.rewrite && explicit_wave(o))
+        .collect();
+    let weights: Vec<Option<i64>> = resolved
+        .edges
+        .iter()
+        .map(|e| weight(objects, &phases, e))
+        .collect();
+
+    // dependency → user, so a topological order lists what is needed first.
+    let mut graph: DiGraph<(), usize> = DiGraph::with_capacity(n, resolved.edges.len());
+    for _ in 0..n {
+        graph.add_node(());
+    }
+    for (i, e) in resolved.edges.iter().enumerate() {
+        if weights[i].is_some() {
+            graph.add_edge(NodeIndex::new(e.to), NodeIndex::new(e.from), i);
+        }
+    }
+    let order = match petgraph::algo::toposort(&graph, None) {
+        Ok(order) => order,
+        Err(_) => return Err(cycles(&graph)),
+    };
+
+    // Upper bounds from dependents whose wave is kept, users before what they need.
+    let mut upper: Vec<Option<(i64, usize)>> = vec![None; n];
+    for &node in order.iter().rev() {
+        let b = node.index();
+        if fixed[b] || phases[b].is_none() {
+            continue;
+        }
+        let mut best: Option<(i64, usize)> = None;
+        for edge in graph.edges_directed(node, Direction::Outgoing) {
+            let e = *edge.weight();
+            let a = resolved.edges[e].from;
+            let w = weights[e].unwrap_or(0);
+            let bound = if fixed[a] {
+                Some(objects[a].annotations.wave)
+            } else {
+                upper[a].map(|(u, _)| u)
+            };
+            if let Some(bound) = bound {
+                let u = bound.saturating_sub(w);
+                if best.is_none_or(|(b, i)| u < b || (u == b && e < i)) {
+                    best = Some((u, e));
+                }
+            }
+        }
+        upper[b] = best;
+    }
+
+    // Lower bounds and waves, what is needed before its users.
+    let mut wave: Vec<i64> = objects.iter().map(|o| o.annotations.wave).collect();
+    let mut suggestions: Vec<Suggestion> = objects
+        .iter()
+        .enumerate()
+        .map(|(i, o)| Suggestion {
+            object: i,
+            phase: phases[i],
+            current: o.annotations.wave,
+            explicit: explicit_wave(o),
+            suggested: o.annotations.wave,
+            why: Why::NotApplied,
+            lowest: None,
+        })
+        .collect();
+    for &node in &order {
+        let a = node.index();
+        if phases[a].is_none() {
+            continue;
+        }
+        let mut lower: Option<(i64, usize)> = None;
+        for edge in graph.edges_directed(node, Direction::Incoming) {
+            let e = *edge.weight();
+            let l = wave[resolved.edges[e].to].saturating_add(weights[e].unwrap_or(0));
+            if lower.is_none_or(|(b, i)| l > b || (l == b && e < i)) {
+                lower = Some((l, e));
+            }
+        }
+        let s = &mut suggestions[a];
+        s.lowest = lower;
+        if fixed[a] {
+            s.why = Why::Kept;
+            continue;
+        }
+        let ceiling = upper[a].map_or(0, |(u, _)| u.min(0));
+        let (x, why) = match lower {
+            Some((l, e)) if l > ceiling => (l, Why::After(e)),
+            _ => match upper[a] {
+                Some((u, e)) if u < 0 => (u, Why::Before(e)),
+                _ => (0, Why::Default),
+            },
+        };
+        wave[a] = x;
+        s.suggested = x;
+        s.why = why;
+    }
+    Ok(Layers {
+        suggestions,
+        weights,
+    })
+}
+
+/// One concrete cycle per strongly connected component, each as the edges "A needs B",
+/// "B needs C", …, "Z needs A", starting at the component's first object.
+fn cycles(graph: &DiGraph<(), usize>) -> Vec<Cycle> {
+    let mut out = Vec::new();
+    let mut components = petgraph::algo::tarjan_scc(graph);
+    for c in &mut components {
+        c.sort();
+    }
+    components.sort();
+    for component in components.into_iter().filter(|c| c.len() > 1) {
+        let inside: std::collections::HashSet<NodeIndex> = component.iter().copied().collect();
+        let start = component[0];
+        // Breadth-first along "needs" (against the graph's direction), back to the start.
+        let mut came_from: std::collections::HashMap<NodeIndex, (NodeIndex, usize)> =
+            std::collections::HashMap::new();
+        let mut queue = std::collections::VecDeque::from([start]);
+        let mut closing: Option<(NodeIndex, usize)> = None;
+        'search: while let Some(node) = queue.pop_front() {
+            let mut next: Vec<(NodeIndex, usize)> = graph
+                .edges_directed(node, Direction::Incoming)
+                .map(|e| (petgraph::visit::EdgeRef::source(&e), *e.weight()))
+                .filter(|(dep, _)| inside.contains(dep))
+                .collect();
+            next.sort();
+            for (dep, e) in next {
+                if dep == start {
+                    closing = Some((node, e));
+                    break 'search;
+                }
+                if let std::collections::hash_map::Entry::Vacant(v) = came_from.entry(dep) {
+                    v.insert((node, e));
+                    queue.push_back(dep);
+                }
+            }
+        }
+        let Some((mut node, last)) = closing else {
+            continue;
+        };
+        let mut edges = vec![last];
+        while node != start {
+            let Some(&(prev, e)) = came_from.get(&node) else {
+                break;
+            };
+            edges.push(e);
+            node = prev;
+        }
+        edges.reverse();
+        out.push(Cycle { edges });
+    }
+    out
+}
