@@ -473,10 +473,15 @@ async fn fail_labels_produce_the_expected_container_states() {
 #[test]
 fn kubectl_finds_the_waves_plugin() {
     let cluster = cluster();
-    let plugin = Path::new(env!("CARGO_BIN_EXE_kubectl-waves"));
-    let plugin_dir = plugin.parent().expect("binary has a parent dir");
-    // Only the plugin's dir on PATH: other kubectl-* binaries on this machine would make
-    // `plugin list` warn (and exit non-zero) about things that are not ours.
+    let built = Path::new(env!("CARGO_BIN_EXE_kubectl-waves"));
+    // PATH holds only a dir with a link to the built binary: its own dir (target/debug)
+    // also has cargo's `kubectl-waves.d` dep-info file, which `kubectl plugin list` takes
+    // for a plugin that is not executable (a warning, exit 1); other kubectl-* binaries on
+    // this machine's PATH would warn about things that are not ours.
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let plugin_dir = tmp.path();
+    let plugin = plugin_dir.join("kubectl-waves");
+    std::os::unix::fs::symlink(built, &plugin).expect("linking kubectl-waves");
     let run = |args: &[&str]| {
         let out = cluster
             .kubectl()
