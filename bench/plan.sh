@@ -13,9 +13,10 @@ bin=target/release/kubectl-waves
 measure() { # prints "seconds max_rss_kb" of a command, best of 5
   local best=999999 rss=0
   for _ in 1 2 3 4 5; do
-    local out
-    out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-    local t=${out% *} m=${out#* }
+    local out t m
+    /usr/bin/time -o target/bench-time.txt -f "%e %M" "$@" >/dev/null 2>&1
+    out=$(tail -1 target/bench-time.txt)
+    t=${out% *} m=${out#* }
     if awk "BEGIN{exit !($t < $best)}"; then best=$t; rss=$m; fi
   done
   echo "$best $rss"

@@ -58,11 +58,11 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs) -> u8 {
         }
         format => ui::write_data(&mut out, format, &plan.document()),
     };
-    if let Err(e) = written.and_then(|_| out.flush()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: cannot write output: {e}");
-            return exit::FAILED;
-        }
+    if let Err(e) = written.and_then(|_| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: cannot write output: {e}");
+        return exit::FAILED;
     }
     if args.strict && plan.has_lint_errors() {
         exit::LINT_ERRORS

@@ -423,13 +423,14 @@ impl Parser<'_, '_> {
                         }
                     }
                 }
-                if phases.is_empty() && delete_hooks.is_empty() {
-                    if let Some(value) = ignored_by {
-                        self.report(Code::HelmTestHookIgnored, HELM_HOOK, format!("`{HELM_HOOK}: {text}`: Argo CD ignores Helm `{value}` hooks, so this object is never applied"));
-                        return Role::Ignored {
-                            reason: format!("Helm `{value}` hook (ignored by Argo CD)"),
-                        };
-                    }
+                if phases.is_empty()
+                    && delete_hooks.is_empty()
+                    && let Some(value) = ignored_by
+                {
+                    self.report(Code::HelmTestHookIgnored, HELM_HOOK, format!("`{HELM_HOOK}: {text}`: Argo CD ignores Helm `{value}` hooks, so this object is never applied"));
+                    return Role::Ignored {
+                        reason: format!("Helm `{value}` hook (ignored by Argo CD)"),
+                    };
                 }
             }
         }
