@@ -1,0 +1,562 @@
+//! Format-preserving edits of `metadata.annotations` in manifest files (`annotate --write`).
+//!
+//! Only the annotation lines of the objects named in the edits change: comments, key order,
+//! quoting, indentation, document separators, directives and every other document stay
+//! byte-identical. Every edit is proved before it is returned or written:
+//!
+//! 1. the input is parsed into data the way the loader reads it (serde-saphyr with kubectl's
+//!    YAML 1.1 scalar rules, or serde_json for `.json`), and the intended data is computed by
+//!    applying the changes to that data;
+//! 2. the text is edited (YAML through `yaml-edit`'s lossless syntax tree, JSON by splicing
+//!    the one object that changes);
+//! 3. for YAML, the text outside the `metadata` entries of the edited objects must be
+//!    byte-identical to the input;
+//! 4. the new text is parsed again and must equal the intended data, key order included.
+//!
+//! Anything that fails is an [`EditError`] saying why, and [`edit_file`] leaves the file
+//! untouched; a file that passes is replaced atomically (temp file in the same directory,
+//! fsync, rename, permissions kept).
+//!
+//! # Semantics
+//!
+//! * Objects are addressed by [`ObjectPath`]: `document` is the index in the stream as
+//!   `serde_saphyr::from_multiple` returns it, so empty documents (nothing, only comments, or
+//!   a plain `~`/`null`) are *not* counted; `item` is the index in `items` of a List document.
+//!   A JSON file may hold a stream of values; `document` counts them.
+//! * [`AnnotationChange::Set`] replaces an existing value in place (same line; double or
+//!   single quotes kept when the old value had them, otherwise the quote style of the other
+//!   annotation values, double quotes when there are none) and appends a new key after the
+//!   last annotation. Setting a value that is already there is a no-op. When the object has
+//!   no `annotations` (or `annotations:` is null), a block `annotations:` mapping is added as
+//!   the last key of `metadata` (a flow entry when `metadata` is a flow mapping).
+//! * [`AnnotationChange::Remove`] of a missing key is a no-op. When a removal leaves the
+//!   annotations empty, the `annotations` key itself is removed.
+//! * Refused (typed [`ObjectProblem`]): a `metadata` or `annotations` node that carries an
+//!   anchor, is an alias, has a tag, or uses a merge key (`<<`), since an edit there would
+//!   change other nodes or the meaning would depend on the merge; a document that is not a
+//!   mapping; no `metadata`. Refused (typed [`Unsupported`]): input that is not UTF-8, a file
+//!   with several hard links, or a stream where `yaml-edit` and serde-saphyr disagree about
+//!   the documents.
+
+mod json;
+mod yaml;
+
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+pub use crate::model::ObjectPath;
+
+/// One change to the annotations of one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnnotationChange {
+    /// Sets `key` to the string `value` (written quoted).
+    Set { key: String, value: String },
+    /// Removes `key` if present.
+    Remove { key: String },
+}
+
+impl AnnotationChange {
+    /// A [`AnnotationChange::Set`].
+    pub fn set(key: impl Into<String>, value: impl Into<String>) -> Self {
+        AnnotationChange::Set {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+
+    /// A [`AnnotationChange::Remove`].
+    pub fn remove(key: impl Into<String>) -> Self {
+        AnnotationChange::Remove { key: key.into() }
+    }
+}
+
+/// The changes to one object, applied in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectEdit {
+    pub path: ObjectPath,
+    pub changes: Vec<AnnotationChange>,
+}
+
+/// How a file's text is read: YAML stream, or JSON (one value or a stream of values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Yaml,
+    Json,
+}
+
+impl Format {
+    /// As the loader decides: `Json` for a `.json` file, and for any other file that is not
+    /// `.yaml`/`.yml` whose text starts with `{`; `Yaml` otherwise.
+    pub fn detect(path: &Path, text: &str) -> Format {
+        let name = path.to_string_lossy();
+        let json = name.ends_with(".json")
+            || (!name.ends_with(".yaml")
+                && !name.ends_with(".yml")
+                && text.trim_start().starts_with('{'));
+        if json { Format::Json } else { Format::Yaml }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Yaml => "YAML",
+            Format::Json => "JSON",
+        })
+    }
+}
+
+/// Why one object cannot be edited.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ObjectProblem {
+    #[error("there is no such document (the stream has {count})")]
+    NoSuchDocument { count: usize },
+    #[error("the document has no `items` sequence")]
+    NotAList,
+    #[error("there is no such item (the list has {count})")]
+    NoSuchItem { count: usize },
+    #[error("the object is not a mapping")]
+    NotAMapping,
+    #[error("the object has no `metadata` mapping")]
+    NoMetadata,
+    #[error("`{field}` is not a mapping")]
+    NotAMappingField { field: &'static str },
+    #[error("`{field}` carries a YAML anchor or is an alias; editing it would change other nodes")]
+    Shared { field: &'static str },
+    #[error("`{field}` has a YAML tag")]
+    Tagged { field: &'static str },
+    #[error("`{field}` uses a merge key (`<<`)")]
+    MergeKey { field: &'static str },
+    #[error("`{field}` holds the key `{key}` more than once")]
+    DuplicateKey { field: &'static str, key: String },
+}
+
+/// Why a whole file cannot be edited.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unsupported {
+    #[error("the file is not UTF-8")]
+    NotUtf8,
+    #[error("the file is not a regular file")]
+    NotAFile,
+    #[error("the file has {links} hard links; replacing it would split them")]
+    HardLinks { links: u64 },
+    #[error("the YAML editor sees {editor} non-empty documents where the parser sees {parser}")]
+    DocumentCount { parser: usize, editor: usize },
+}
+
+/// Why an edit was refused. Nothing is written when any of these is returned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EditError {
+    #[error("invalid {format}: {message}")]
+    Parse { format: Format, message: String },
+    #[error("{}: {problem}", path_label(path))]
+    Object {
+        path: ObjectPath,
+        problem: ObjectProblem,
+    },
+    #[error("cannot edit safely: {0}")]
+    Unsupported(#[from] Unsupported),
+    #[error("the edit could not be proved ({0}); nothing was written")]
+    Verification(String),
+    #[error("{} changed on disk while it was being edited; nothing was written", path.display())]
+    Changed { path: PathBuf },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl EditError {
+    fn object(path: ObjectPath, problem: ObjectProblem) -> Self {
+        EditError::Object { path, problem }
+    }
+}
+
+/// `documents[1].items[0]`: how errors name an object path (indexes from 0).
+pub fn path_label(path: &ObjectPath) -> String {
+    match path.item {
+        Some(item) => format!("documents[{}].items[{item}]", path.document),
+        None => format!("documents[{}]", path.document),
+    }
+}
+
+/// Edits the annotations in a YAML stream; returns the new text (the input itself when nothing
+/// changes). Verified by re-parse.
+pub fn edit_annotations(text: &str, edits: &[ObjectEdit]) -> Result<String, EditError> {
+    edit_text(text, Format::Yaml, edits)
+}
+
+/// Edits the annotations in `text` read as `format`; returns the new text. Verified by re-parse.
+pub fn edit_text(text: &str, format: Format, edits: &[ObjectEdit]) -> Result<String, EditError> {
+    if edits.iter().all(|e| e.changes.is_empty()) {
+        return Ok(text.to_owned());
+    }
+    match format {
+        Format::Yaml => yaml::edit(text, edits),
+        Format::Json => json::edit(text, edits),
+    }
+}
+
+/// Applies `edits` to the file at `path` (format as [`Format::detect`] says) and replaces it
+/// atomically; returns whether it changed. On any error the file is left untouched.
+pub fn edit_file(path: &Path, edits: &[ObjectEdit]) -> Result<bool, EditError> {
+    let written = edit_one(path, edits)?;
+    if let Some(dir) = &written {
+        sync_dir(dir);
+    }
+    Ok(written.is_some())
+}
+
+/// [`edit_file`] for many files, run on several threads (the time goes to parsing and to
+/// fsync); returns each file's result in input order.
+pub fn edit_files(jobs: &[(PathBuf, Vec<ObjectEdit>)]) -> Vec<Result<bool, EditError>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = (threads * 4).clamp(16, 64).min(jobs.len());
+    let next = AtomicUsize::new(0);
+    type Slot = Mutex<Option<Result<Option<PathBuf>, EditError>>>;
+    let results: Vec<Slot> = jobs.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((path, edits)) = jobs.get(i) else {
+                        break;
+                    };
+                    let result = edit_one(path, edits);
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    let results: Vec<Result<Option<PathBuf>, EditError>> = results
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| Err(EditError::Verification("a worker thread stopped".into())))
+        })
+        .collect();
+    // One fsync per directory makes all the renames in it durable.
+    let mut dirs: Vec<&PathBuf> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok()?.as_ref())
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    for dir in dirs {
+        sync_dir(dir);
+    }
+    results
+        .into_iter()
+        .map(|r| r.map(|w| w.is_some()))
+        .collect()
+}
+
+/// Edits one file; returns the directory whose entry changed, `None` when nothing changed.
+fn edit_one(path: &Path, edits: &[ObjectEdit]) -> Result<Option<PathBuf>, EditError> {
+    let io = |source| EditError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if edits.iter().all(|e| e.changes.is_empty()) {
+        return Ok(None);
+    }
+    // Write through a symlink to the file it names, as editors do.
+    let target = fs::canonicalize(path).map_err(io)?;
+    let meta = fs::metadata(&target).map_err(io)?;
+    if !meta.is_file() {
+        return Err(Unsupported::NotAFile.into());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.nlink() > 1 {
+            return Err(Unsupported::HardLinks {
+                links: meta.nlink(),
+            }
+            .into());
+        }
+    }
+    let bytes = fs::read(&target).map_err(io)?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| Unsupported::NotUtf8)?;
+    let new = edit_text(text, Format::detect(path, text), edits)?;
+    if new == text {
+        return Ok(None);
+    }
+    replace_atomically(path, &target, &bytes, new.as_bytes(), &meta)?;
+    Ok(Some(target.parent().unwrap_or(Path::new(".")).to_owned()))
+}
+
+/// Writes `new` to a temp file next to `target`, fsyncs it, and renames it over `target`,
+/// unless `target` no longer holds `old`.
+fn replace_atomically(
+    shown: &Path,
+    target: &Path,
+    old: &[u8],
+    new: &[u8],
+    meta: &fs::Metadata,
+) -> Result<(), EditError> {
+    let io = |source| EditError::Io {
+        path: shown.to_owned(),
+        source,
+    };
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let (tmp_path, mut tmp) = create_temp(dir, &name).map_err(io)?;
+    let result = (|| {
+        tmp.write_all(new)?;
+        tmp.set_permissions(meta.permissions())?;
+        tmp.sync_all()?;
+        drop(tmp);
+        // Last look before the rename: someone else may have written the file meanwhile.
+        if fs::read(target)? != old {
+            return Ok(false);
+        }
+        fs::rename(&tmp_path, target)?;
+        Ok(true)
+    })();
+    match result {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            let _ = fs::remove_file(&tmp_path);
+            Err(EditError::Changed {
+                path: shown.to_owned(),
+            })
+        }
+        Err(e) => {
+            let _ = fs::remove_file(&tmp_path);
+            Err(io(e))
+        }
+    }
+}
+
+/// A new, exclusively created temp file in `dir`.
+fn create_temp(dir: &Path, name: &str) -> std::io::Result<(PathBuf, fs::File)> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    loop {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!(".{name}.waves-{}-{n}.tmp", std::process::id()));
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(file) => return Ok((path, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Makes the rename durable where the platform allows (best effort).
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+/// One effective step on an object's annotations, in order. Both the intended data and the
+/// text edit replay the same steps, so their results can be compared exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    /// `annotations` is absent or null: create it holding this one key.
+    Create { key: String, value: String },
+    /// Set in the existing annotations mapping (in place, or appended).
+    Set { key: String, value: String },
+    /// Remove an existing key.
+    Remove { key: String },
+    /// The annotations became empty through removals: remove the `annotations` key.
+    Drop,
+}
+
+/// Applies `changes` to the `metadata` object of the intended data; returns the effective steps.
+fn apply_to_metadata(
+    path: ObjectPath,
+    metadata: &mut Map<String, Value>,
+    changes: &[AnnotationChange],
+) -> Result<Vec<Step>, EditError> {
+    let mut current: Option<Map<String, Value>> = match metadata.get("annotations") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) => Some(map.clone()),
+        Some(_) => {
+            return Err(EditError::object(
+                path,
+                ObjectProblem::NotAMappingField {
+                    field: "metadata.annotations",
+                },
+            ));
+        }
+    };
+    let mut steps = Vec::new();
+    let mut removed = false;
+    for change in changes {
+        match change {
+            AnnotationChange::Set { key, value } => match &mut current {
+                None => {
+                    let mut map = Map::new();
+                    map.insert(key.clone(), Value::String(value.clone()));
+                    current = Some(map);
+                    steps.push(Step::Create {
+                        key: key.clone(),
+                        value: value.clone(),
+                    });
+                }
+                Some(map) => {
+                    if map.get(key).and_then(Value::as_str) == Some(value.as_str()) {
+                        continue;
+                    }
+                    map.insert(key.clone(), Value::String(value.clone()));
+                    steps.push(Step::Set {
+                        key: key.clone(),
+                        value: value.clone(),
+                    });
+                }
+            },
+            AnnotationChange::Remove { key } => {
+                if let Some(map) = &mut current
+                    && map.shift_remove(key).is_some()
+                {
+                    removed = true;
+                    steps.push(Step::Remove { key: key.clone() });
+                }
+            }
+        }
+    }
+    if steps.is_empty() {
+        return Ok(steps);
+    }
+    match current {
+        Some(map) if removed && map.is_empty() => {
+            metadata.shift_remove("annotations");
+            steps.push(Step::Drop);
+        }
+        Some(map) => {
+            metadata.insert("annotations".to_owned(), Value::Object(map));
+        }
+        None => {}
+    }
+    Ok(steps)
+}
+
+/// The object at `path` in the intended data, as a mutable JSON object, with its `metadata`.
+fn metadata_mut(
+    docs: &mut [Value],
+    path: ObjectPath,
+) -> Result<&mut Map<String, Value>, EditError> {
+    let count = docs.len();
+    let doc = docs.get_mut(path.document).ok_or(EditError::object(
+        path,
+        ObjectProblem::NoSuchDocument { count },
+    ))?;
+    let object = match path.item {
+        None => doc,
+        Some(i) => {
+            let items = doc
+                .get_mut("items")
+                .and_then(Value::as_array_mut)
+                .ok_or(EditError::object(path, ObjectProblem::NotAList))?;
+            let count = items.len();
+            items
+                .get_mut(i)
+                .ok_or(EditError::object(path, ObjectProblem::NoSuchItem { count }))?
+        }
+    };
+    let object = object
+        .as_object_mut()
+        .ok_or(EditError::object(path, ObjectProblem::NotAMapping))?;
+    match object.get_mut("metadata") {
+        Some(Value::Object(m)) => Ok(m),
+        None | Some(Value::Null) => Err(EditError::object(path, ObjectProblem::NoMetadata)),
+        Some(_) => Err(EditError::object(
+            path,
+            ObjectProblem::NotAMappingField { field: "metadata" },
+        )),
+    }
+}
+
+/// Equality that also compares the order of mapping keys.
+fn same_data(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((k1, v1), (k2, v2))| k1 == k2 && same_data(v1, v2))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v1, v2)| same_data(v1, v2))
+        }
+        _ => a == b,
+    }
+}
+
+/// Checks that `reparsed` equals `intended` exactly; names the first difference otherwise.
+fn verify(reparsed: &[Value], intended: &[Value]) -> Result<(), EditError> {
+    if reparsed.len() != intended.len() {
+        return Err(EditError::Verification(format!(
+            "the new text has {} documents, expected {}",
+            reparsed.len(),
+            intended.len()
+        )));
+    }
+    for (i, (got, want)) in reparsed.iter().zip(intended).enumerate() {
+        if !same_data(got, want) {
+            let at = first_difference(got, want, String::new()).unwrap_or_default();
+            return Err(EditError::Verification(format!(
+                "documents[{i}] would differ at `{}`",
+                if at.is_empty() { "/" } else { &at }
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The JSON pointer of the first place where `a` and `b` differ.
+fn first_difference(a: &Value, b: &Value, at: String) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for ((k1, v1), (k2, v2)) in x.iter().zip(y) {
+                if k1 != k2 {
+                    return Some(format!("{at}/{k1} (key order)"));
+                }
+                if let Some(d) = first_difference(v1, v2, format!("{at}/{k1}")) {
+                    return Some(d);
+                }
+            }
+            (x.len() != y.len()).then_some(at)
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            for (i, (v1, v2)) in x.iter().zip(y).enumerate() {
+                if let Some(d) = first_difference(v1, v2, format!("{at}/{i}")) {
+                    return Some(d);
+                }
+            }
+            (x.len() != y.len()).then_some(at)
+        }
+        _ => (a != b).then_some(at),
+    }
+}
+
+#[cfg(test)]
+mod tests;
