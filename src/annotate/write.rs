@@ -92,7 +92,12 @@ pub fn annotated_stream(
             if !out.ends_with('\n') {
                 out.push('\n');
             }
-            if !text.starts_with("---") {
+            if text.starts_with('%') {
+                // Directives may only follow an explicitly ended document.
+                if !out.ends_with("...\n") {
+                    out.push_str("...\n");
+                }
+            } else if !text.starts_with("---") {
                 out.push_str("---\n");
             }
         }

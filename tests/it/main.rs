@@ -1,5 +1,6 @@
 //! The one integration test binary: `cargo test --test it`.
 
+mod annotate;
 mod broken;
 mod cluster_smoke;
 mod common;
