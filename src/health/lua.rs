@@ -64,7 +64,6 @@ struct Vm {
     script: Arc<str>,
     lua: Lua,
     func: Function,
-    sandbox: Table,
     env_meta: Table,
     deadline: Rc<Cell<Instant>>,
     timed_out: Rc<Cell<bool>>,
@@ -202,7 +201,6 @@ impl Vm {
             script: check.script.clone(),
             lua,
             func,
-            sandbox,
             env_meta,
             deadline,
             timed_out,
@@ -231,7 +229,6 @@ impl Vm {
         env.raw_set("_G", env.clone())?;
         env.set_metatable(Some(self.env_meta.clone()))?;
         self.func.set_environment(env)?;
-        let _ = &self.sandbox;
         self.func.call::<mlua::Value>(())
     }
 }

@@ -93,14 +93,21 @@ pub(crate) fn hpa(obj: &Value, gvk: Gvk<'_>) -> Health {
             let Some(text) = annotation(obj, "autoscaling.alpha.kubernetes.io/conditions") else {
                 return Health::progressing(HPA_WAITING);
             };
-            let parsed: Vec<Value> = match serde_json::from_str(text) {
-                Ok(v) => v,
+            // As Go's json.Unmarshal into []hpaCondition: `null` is no conditions, a null
+            // entry an empty condition, anything else that is not an object an error.
+            let parsed: Vec<Value> = match serde_json::from_str::<Option<Vec<Value>>>(text) {
+                Ok(v) => v.unwrap_or_default(),
                 Err(e) => {
                     return Health::unknown(format!(
                         "failed to convert conditions annotation to typed: {e}"
                     ));
                 }
             };
+            if let Some(bad) = parsed.iter().find(|c| !(c.is_object() || c.is_null())) {
+                return Health::unknown(format!(
+                    "failed to convert conditions annotation to typed: expected a condition object, got {bad}"
+                ));
+            }
             // Go's encoding/json matches field names case-insensitively.
             let field = |c: &'_ Value, name: &str| -> String {
                 c.as_object()
