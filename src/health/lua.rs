@@ -180,6 +180,8 @@ impl Vm {
         env_meta
             .raw_set("__index", sandbox.clone())
             .map_err(setup)?;
+        // getmetatable(_G) answers false: a script cannot rewire the environment of later runs.
+        env_meta.raw_set("__metatable", false).map_err(setup)?;
 
         let deadline = Rc::new(Cell::new(Instant::now() + TIME_LIMIT));
         let hook_deadline = deadline.clone();

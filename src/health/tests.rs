@@ -503,11 +503,60 @@ fn lua_sandbox_has_no_escape_hatches() {
 }
 
 #[test]
+fn lua_runaway_recursion_is_an_error() {
+    for body in [
+        "local function f() return 1 + f() end return {status = f()}",
+        "local t = setmetatable({}, {__index = function(t, k) return t[k] end}) return {status = t.x}",
+        "return {status = string.rep('(', 1000000):find(string.rep('(', 100000))}",
+    ] {
+        let err = assess(&widget(json!({})), &script(body)).expect_err(body);
+        assert!(
+            matches!(
+                err.kind,
+                HealthErrorKind::Runtime | HealthErrorKind::Memory | HealthErrorKind::Timeout
+            ),
+            "{body}: {err}"
+        );
+    }
+}
+
+#[test]
+fn health_config_can_be_shared_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<HealthConfig>();
+    let cfg = std::sync::Arc::new(script(
+        "return {status = 'Healthy', message = obj.metadata.name}",
+    ));
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let cfg = cfg.clone();
+            std::thread::spawn(move || {
+                let mut obj = widget(json!({}));
+                obj["metadata"]["name"] = json!(format!("w{i}"));
+                assess(&obj, &cfg).map(|h| h.message)
+            })
+        })
+        .collect();
+    for (i, h) in handles.into_iter().enumerate() {
+        assert_eq!(h.join().expect("no panic"), Ok(format!("w{i}")));
+    }
+}
+
+#[test]
 fn lua_globals_do_not_leak_between_runs() {
     let cfg =
         script("count = (count or 0) + 1 return {status = 'Healthy', message = tostring(count)}");
     for _ in 0..3 {
         assert_eq!(assess(&widget(json!({})), &cfg).expect("runs").message, "1");
+    }
+    let cfg = script(
+        "local mt = getmetatable(_G) if mt then mt.__index = {} end return {status = 'Healthy', message = tostring(mt) .. ' ' .. type(string)}",
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            assess(&widget(json!({})), &cfg).expect("runs").message,
+            "false table"
+        );
     }
 }
 
