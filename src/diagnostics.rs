@@ -224,7 +224,11 @@ mod docs {
     fn every_code_is_documented() {
         let page = include_str!("../docs/diagnostics.md");
         for code in super::Code::ALL {
-            assert!(page.contains(&format!("| {} |", code.id())), "docs/diagnostics.md lacks {}", code.id());
+            assert!(
+                page.contains(&format!("| {} |", code.id())),
+                "docs/diagnostics.md lacks {}",
+                code.id()
+            );
         }
     }
 }
