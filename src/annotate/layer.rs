@@ -52,15 +52,16 @@ pub fn explicit_wave(o: &Object) -> bool {
     valid(SYNC_WAVE) || valid(HELM_HOOK_WEIGHT)
 }
 
-/// The weight of edge `e` as a constraint, or `None` when it does not constrain waves.
-pub fn weight(objects: &[Object], phases: &[Option<Phase>], e: &crate::infer::Edge) -> Option<i64> {
+/// The weight of edge `e` as a constraint, or `None` when it does not constrain waves, given
+/// each object's first phase and kind rank.
+pub fn weight(phases: &[Option<Phase>], ranks: &[usize], e: &crate::infer::Edge) -> Option<i64> {
     let (Some(user), Some(dep)) = (phases[e.from], phases[e.to]) else {
         return None;
     };
     if user != dep || matches!(e.kind, EdgeKind::Namespace | EdgeKind::Crd) {
         return None;
     }
-    let before = kind_rank(&objects[e.to].kind) < kind_rank(&objects[e.from].kind);
+    let before = ranks[e.to] < ranks[e.from];
     Some(match e.strength {
         Strength::Exists if before => 0,
         _ => 1,
@@ -82,14 +83,13 @@ pub fn assign(
 ) -> Result<Layers, Vec<Cycle>> {
     let n = objects.len();
     let phases: Vec<Option<Phase>> = objects.iter().map(first_phase).collect();
-    let fixed: Vec<bool> = objects
-        .iter()
-        .map(|o| !options.rewrite && explicit_wave(o))
-        .collect();
+    let explicit: Vec<bool> = objects.iter().map(explicit_wave).collect();
+    let fixed: Vec<bool> = explicit.iter().map(|&e| e && !options.rewrite).collect();
+    let ranks: Vec<usize> = objects.iter().map(|o| kind_rank(&o.kind)).collect();
     let weights: Vec<Option<i64>> = resolved
         .edges
         .iter()
-        .map(|e| weight(objects, &phases, e))
+        .map(|e| weight(&phases, &ranks, e))
         .collect();
 
     // dependency → user, so a topological order lists what is needed first.
@@ -143,7 +143,7 @@ pub fn assign(
             object: i,
             phase: phases[i],
             current: o.annotations.wave,
-            explicit: explicit_wave(o),
+            explicit: explicit[i],
             suggested: o.annotations.wave,
             why: Why::NotApplied,
             lowest: None,
@@ -236,4 +236,98 @@ fn cycles(graph: &DiGraph<(), usize>) -> Vec<Cycle> {
         out.push(Cycle { edges });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{InputFile, parse_files};
+
+    fn layers(text: &str, rewrite: bool) -> (Vec<Object>, Resolved, Result<Layers, Vec<Cycle>>) {
+        let loaded = parse_files(&[InputFile {
+            display: "t.yaml".into(),
+            text: text.into(),
+            json: false,
+        }]);
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        let resolved = crate::infer::resolve(&loaded.objects);
+        let result = assign(
+            &loaded.objects,
+            &resolved,
+            Options {
+                rewrite,
+                lenient: false,
+            },
+        );
+        (loaded.objects, resolved, result)
+    }
+
+    fn waves(text: &str, rewrite: bool) -> Vec<(String, i64, Why)> {
+        let (objects, _, result) = layers(text, rewrite);
+        let layers = result.unwrap_or_else(|c| panic!("cycle: {c:?}"));
+        layers
+            .suggestions
+            .iter()
+            .map(|s| (objects[s.object].name.clone(), s.suggested, s.why))
+            .collect()
+    }
+
+    const CHAIN: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, annotations: {kubectl-waves.io/depends-on: ConfigMap/a}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, annotations: {kubectl-waves.io/depends-on: ConfigMap/b, argocd.argoproj.io/sync-wave: \"-1\"}}\n";
+
+    #[test]
+    fn a_kept_dependent_pulls_its_dependencies_below_zero() {
+        let w = waves(CHAIN, false);
+        assert_eq!(w[2], ("c".into(), -1, Why::Kept));
+        assert_eq!(w[1].1, -2);
+        assert!(matches!(w[1].2, Why::Before(_)));
+        assert_eq!(w[0].1, -3);
+        assert!(matches!(w[0].2, Why::Before(_)));
+    }
+
+    #[test]
+    fn rewrite_recomputes_from_zero() {
+        let w: Vec<i64> = waves(CHAIN, true).iter().map(|x| x.1).collect();
+        assert_eq!(w, [0, 1, 2]);
+    }
+
+    #[test]
+    fn kept_waves_that_break_an_edge_stay_and_show_the_lowest_wave() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, annotations: {argocd.argoproj.io/sync-wave: \"3\"}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, annotations: {kubectl-waves.io/depends-on: ConfigMap/a, argocd.argoproj.io/sync-wave: \"1\"}}\n";
+        let (_, _, result) = layers(text, false);
+        let layers = result.unwrap_or_else(|c| panic!("{c:?}"));
+        let b = &layers.suggestions[1];
+        assert_eq!((b.suggested, b.why), (1, Why::Kept));
+        assert_eq!(b.lowest.map(|l| l.0), Some(4));
+    }
+
+    #[test]
+    fn exists_edges_use_the_kind_order_and_hooks_keep_their_phase() {
+        let text = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i, envFrom: [{secretRef: {name: s}}]}]}\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: d}\nspec: {selector: {matchLabels: {}}}\n---\napiVersion: batch/v1\nkind: Job\nmetadata: {name: j, annotations: {argocd.argoproj.io/hook: PostSync}}\nspec: {template: {spec: {containers: [{name: c, image: i, envFrom: [{secretRef: {name: s}}]}]}}}\n";
+        let w = waves(text, false);
+        assert_eq!(w[1].1, 0, "a Secret comes before a Pod in one wave");
+        assert_eq!(w[2].1, 1, "a PDB does not come before a Pod in one wave");
+        assert_eq!(w[3].1, 0, "PostSync needs nothing from Sync waves");
+    }
+
+    #[test]
+    fn a_cycle_lists_its_edges_in_order() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, annotations: {kubectl-waves.io/depends-on: ConfigMap/c}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, annotations: {kubectl-waves.io/depends-on: ConfigMap/a}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, annotations: {kubectl-waves.io/depends-on: ConfigMap/b}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: d, annotations: {kubectl-waves.io/depends-on: ConfigMap/a}}\n";
+        let (objects, resolved, result) = layers(text, false);
+        let Err(cycles) = result else {
+            panic!("a cycle expected")
+        };
+        assert_eq!(cycles.len(), 1);
+        let names: Vec<(&str, &str)> = cycles[0]
+            .edges
+            .iter()
+            .map(|&e| {
+                let edge = &resolved.edges[e];
+                (
+                    objects[edge.from].name.as_str(),
+                    objects[edge.to].name.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(names, [("a", "c"), ("c", "b"), ("b", "a")]);
+    }
 }
