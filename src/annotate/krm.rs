@@ -183,16 +183,19 @@ pub fn run(input: &str, mut options: Options) -> Output {
             let results = cycles
                 .iter()
                 .map(|c| {
-                    let first = &plan.objects[resolved.edges[c.edges[0]].from];
+                    let first = c
+                        .edges
+                        .first()
+                        .map(|&e| &plan.objects[resolved.edges[e].from]);
                     KrmResult {
                         message: format!(
                             "dependency cycle: no order of waves satisfies these references:\n{}",
                             report::render_cycle(&plan.objects, &resolved, c)
                         ),
                         severity: "error",
-                        resource_ref: Some(resource_ref(first)),
+                        resource_ref: first.map(resource_ref),
                         field: None,
-                        file: file_ref(first),
+                        file: first.and_then(file_ref),
                         tags: None,
                     }
                 })
