@@ -1,42 +1,52 @@
 //! Format-preserving edits of `metadata.annotations` in manifest files (`annotate --write`).
 //!
 //! Only the annotation lines of the objects named in the edits change: comments, key order,
-//! quoting, indentation, document separators, directives and every other document stay
-//! byte-identical. Every edit is proved before it is returned or written:
+//! quoting, indentation, document separators (`---`, `...`), directives and every other
+//! document stay byte-identical. Every edit is proved before it is returned or written:
 //!
 //! 1. the input is parsed into data the way the loader reads it (serde-saphyr with kubectl's
-//!    YAML 1.1 scalar rules, or serde_json for `.json`), and the intended data is computed by
+//!    YAML 1.1 scalar rules, or a serde_json stream), and the intended data is computed by
 //!    applying the changes to that data;
-//! 2. the text is edited (YAML through `yaml-edit`'s lossless syntax tree, JSON by splicing
-//!    the one object that changes);
-//! 3. for YAML, the text outside the `metadata` entries of the edited objects must be
-//!    byte-identical to the input;
-//! 4. the new text is parsed again and must equal the intended data, key order included.
+//! 2. the text is edited: for YAML, each edited object's `metadata` entry is edited on its own
+//!    through `yaml-edit`'s lossless tree and spliced back, so every byte outside those entries
+//!    is copied from the input by construction; for JSON, the inside of the one object that
+//!    changes (`annotations`, or `metadata` to add or drop that key) is rewritten, copying
+//!    untouched members and their separators byte for byte;
+//! 3. the whole new text is parsed again and must equal the intended data, key order included.
 //!
 //! Anything that fails is an [`EditError`] saying why, and [`edit_file`] leaves the file
 //! untouched; a file that passes is replaced atomically (temp file in the same directory,
-//! fsync, rename, permissions kept).
+//! fsync, rename over the original, permissions kept, then the directory fsynced).
 //!
 //! # Semantics
 //!
 //! * Objects are addressed by [`ObjectPath`]: `document` is the index in the stream as
 //!   `serde_saphyr::from_multiple` returns it, so empty documents (nothing, only comments, or
-//!   a plain `~`/`null`) are *not* counted; `item` is the index in `items` of a List document.
-//!   A JSON file may hold a stream of values; `document` counts them.
-//! * [`AnnotationChange::Set`] replaces an existing value in place (same line; double or
-//!   single quotes kept when the old value had them, otherwise the quote style of the other
-//!   annotation values, double quotes when there are none) and appends a new key after the
-//!   last annotation. Setting a value that is already there is a no-op. When the object has
-//!   no `annotations` (or `annotations:` is null), a block `annotations:` mapping is added as
-//!   the last key of `metadata` (a flow entry when `metadata` is a flow mapping).
-//! * [`AnnotationChange::Remove`] of a missing key is a no-op. When a removal leaves the
-//!   annotations empty, the `annotations` key itself is removed.
-//! * Refused (typed [`ObjectProblem`]): a `metadata` or `annotations` node that carries an
-//!   anchor, is an alias, has a tag, or uses a merge key (`<<`), since an edit there would
-//!   change other nodes or the meaning would depend on the merge; a document that is not a
-//!   mapping; no `metadata`. Refused (typed [`Unsupported`]): input that is not UTF-8, a file
-//!   with several hard links, or a stream where `yaml-edit` and serde-saphyr disagree about
-//!   the documents.
+//!   a plain `~`/`null`, or `!!null`) are *not* counted; `item` is the index in `items` of a
+//!   List document (any document with an `items` sequence). A JSON file may hold a stream of
+//!   values; `document` counts them. This is exactly how `manifest` numbers objects.
+//! * [`AnnotationChange::Set`] replaces an existing value in place (same line, a trailing
+//!   comment kept; double or single quotes kept when the old value had them, otherwise the
+//!   quote style of the other annotation values, double quotes when there are none; values
+//!   are always written quoted since annotations are strings) and appends a new key after the
+//!   last annotation (its key quoted like the first existing key). Setting a value that is
+//!   already there is a no-op. When the object has no `annotations` (or `annotations:` is
+//!   null), a block `annotations:` mapping is added as the last key of `metadata`, indented as
+//!   the file indents mappings under `metadata` (a flow entry in a flow-style `metadata`; in
+//!   JSON, laid out like `metadata`).
+//! * [`AnnotationChange::Remove`] of a missing key is a no-op. When the removals of one
+//!   [`ObjectEdit`] leave the annotations empty, the `annotations` key itself is removed
+//!   (rather than leaving `annotations: {}`).
+//! * Refused per object ([`ObjectProblem`]): a `metadata` or `annotations` node that carries
+//!   an anchor, is an alias, has a tag, or uses a merge key (`<<`) — an edit there would change
+//!   other nodes or depend on the merge; a document or item that is not a mapping; no
+//!   `metadata`; duplicate keys in JSON. Refused per file ([`Unsupported`]): not UTF-8, not a
+//!   regular file, several hard links (a rename would split them), a stream where `yaml-edit`
+//!   and serde-saphyr disagree about the documents, or a panic inside the editor. A result
+//!   that does not re-parse to the intended data (e.g. an edit that would make the file exceed
+//!   serde-saphyr's default budget, 250,000 nodes) is [`EditError::Verification`].
+//! * Symlinks are followed (the file they name is replaced); the file is read again just
+//!   before the rename and the edit is dropped ([`EditError::Changed`]) if it changed.
 
 mod json;
 mod yaml;
@@ -148,6 +158,8 @@ pub enum Unsupported {
     HardLinks { links: u64 },
     #[error("the YAML editor sees {editor} non-empty documents where the parser sees {parser}")]
     DocumentCount { parser: usize, editor: usize },
+    #[error("the {format} editor failed on this file ({why})")]
+    EditorFailed { format: Format, why: String },
 }
 
 /// Why an edit was refused. Nothing is written when any of these is returned.
@@ -199,10 +211,20 @@ pub fn edit_text(text: &str, format: Format, edits: &[ObjectEdit]) -> Result<Str
     if edits.iter().all(|e| e.changes.is_empty()) {
         return Ok(text.to_owned());
     }
-    match format {
+    // yaml-edit is a large parser and tree editor: should it panic on some input, that is
+    // one file refused, not a crashed run (the tree is local to the call).
+    let run = std::panic::AssertUnwindSafe(|| match format {
         Format::Yaml => yaml::edit(text, edits),
         Format::Json => json::edit(text, edits),
-    }
+    });
+    std::panic::catch_unwind(run).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Unsupported::EditorFailed { format, why }.into())
+    })
 }
 
 /// Applies `edits` to the file at `path` (format as [`Format::detect`] says) and replaces it

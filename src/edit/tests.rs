@@ -912,11 +912,14 @@ fn realistic_stream_snapshot() {
 
 // ---------- speed ----------
 
-/// Not a benchmark: prints how long 1,000 typical files take (run with `--nocapture`).
+/// Not a benchmark: prints how long 1,000 typical files take (run with `--release
+/// --nocapture`; a debug build times a tenth of the work). No timed assertions.
 #[test]
 fn thousand_files_timing() {
+    let scale = if cfg!(debug_assertions) { 10 } else { 1 };
+    let files = 1000 / scale;
     let dir = tempfile::tempdir().unwrap();
-    let paths: Vec<PathBuf> = (0..1000)
+    let paths: Vec<PathBuf> = (0..files)
         .map(|i| {
             temp_file(
                 &dir,
@@ -936,31 +939,32 @@ fn thousand_files_timing() {
         edit_annotations(&text, &edits).unwrap();
     }
     let in_memory = start.elapsed();
-    let start = std::time::Instant::now();
-    for path in &paths[..100] {
-        assert!(edit_file(path, &edits).unwrap());
-    }
-    let one_by_one = start.elapsed();
-    let jobs: Vec<(PathBuf, Vec<ObjectEdit>)> = paths[100..]
-        .iter()
-        .map(|p| (p.clone(), edits.to_vec()))
-        .collect();
+    let jobs: Vec<(PathBuf, Vec<ObjectEdit>)> =
+        paths.iter().map(|p| (p.clone(), edits.to_vec())).collect();
     let start = std::time::Instant::now();
     assert!(edit_files(&jobs).iter().all(|r| matches!(r, Ok(true))));
+    let written = start.elapsed();
+    let start = std::time::Instant::now();
+    for path in &paths[..files / 10] {
+        assert!(!edit_file(path, &edits).unwrap());
+    }
     eprintln!(
-        "edit: 1000 files of {} lines: {in_memory:?} in memory; writes: 100 by edit_file {one_by_one:?}, 900 by edit_files {:?}",
+        "edit: {files} files of {} lines: {in_memory:?} in memory, {written:?} written by \
+         edit_files; {} unchanged files by edit_file: {:?}",
         REALISTIC.lines().count(),
+        files / 10,
         start.elapsed()
     );
 
     // One big List: edits on every item must stay linear.
+    let items = 2000 / scale;
     let mut big = String::from("apiVersion: v1\nkind: List\nitems:\n");
-    for i in 0..2000 {
+    for i in 0..items {
         big.push_str(&format!(
             "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: c{i}\n  data:\n    k: v\n"
         ));
     }
-    let edits: Vec<ObjectEdit> = (0..2000)
+    let edits: Vec<ObjectEdit> = (0..items)
         .map(|i| ObjectEdit {
             path: at(0, Some(i)),
             changes: vec![AnnotationChange::set(WAVE, "1")],
@@ -969,7 +973,176 @@ fn thousand_files_timing() {
     let start = std::time::Instant::now();
     edit_annotations(&big, &edits).unwrap();
     eprintln!(
-        "edit: one List of 2000 items, all edited: {:?}",
+        "edit: one List of {items} items, all edited: {:?}",
         start.elapsed()
     );
+}
+
+// ---------- random edits ----------
+
+mod random {
+    use super::*;
+    use proptest::prelude::*;
+
+    const FIXTURES: &[(&str, Format)] = &[
+        (REALISTIC, Format::Yaml),
+        (
+            "kind: List\nitems:\n-   kind: A\n    metadata:\n        name: a\n        labels:\n            x: y\n-   kind: B\n    metadata: {name: b, annotations: {team: 'web'}}\n-   kind: C\n    metadata:\n        name: c\n        annotations:\n            # why\n            team: \"web\"   # inline\n            notes: >\n                folded\n                text\n\n        labels: {}\n",
+            Format::Yaml,
+        ),
+        (
+            "%YAML 1.2\n---\n# lead\r\nkind: A\r\nmetadata:\r\n  name: a\r\n  annotations:\r\n    argocd.argoproj.io/sync-wave: \"1\"\r\n  namespace: x\r\n...\r\n---\r\n---\r\nkind: B\r\nmetadata:\r\n  annotations: {}\r\n  name: b\r\n",
+            Format::Yaml,
+        ),
+        (JSON, Format::Json),
+        (
+            "{\"kind\": \"List\", \"items\": [{\"metadata\": {\"name\": \"a\", \"annotations\": {\"team\": \"web\"}}}, {\"metadata\": {\"name\": \"b\"}}]}\n{\"metadata\": {\"name\": \"c\", \"annotations\": null}}",
+            Format::Json,
+        ),
+    ];
+    const KEYS: &[&str] = &[
+        WAVE,
+        "argocd.argoproj.io/hook",
+        "team",
+        "notes",
+        "helm.sh/hook-weight",
+        "argocd.argoproj.io/compare-options",
+    ];
+    const VALUES: &[&str] = &[
+        "1", "-2", "PreSync", "it's", "a\nb", "", "yes", "0644", "x: y # z", "ünï", "'q'",
+    ];
+
+    fn parse(text: &str, format: Format) -> Vec<Value> {
+        match format {
+            Format::Yaml => yaml::parse(text).unwrap(),
+            Format::Json => serde_json::Deserializer::from_str(text)
+                .into_iter::<Value>()
+                .collect::<Result<_, _>>()
+                .unwrap(),
+        }
+    }
+
+    /// Every object of a stream: documents, and items of List documents.
+    fn paths(docs: &[Value]) -> Vec<ObjectPath> {
+        let mut out = Vec::new();
+        for (d, doc) in docs.iter().enumerate() {
+            match doc.get("items").and_then(Value::as_array) {
+                Some(items) => out.extend((0..items.len()).map(|i| at(d, Some(i)))),
+                None => out.push(at(d, None)),
+            }
+        }
+        out
+    }
+
+    /// The documented semantics, written independently of the module.
+    fn reference(docs: &mut [Value], edits: &[ObjectEdit]) {
+        for edit in edits {
+            let doc = &mut docs[edit.path.document];
+            let object = match edit.path.item {
+                Some(i) => &mut doc["items"][i],
+                None => doc,
+            };
+            let metadata = object["metadata"].as_object_mut().unwrap();
+            let mut removed = false;
+            for change in &edit.changes {
+                match change {
+                    AnnotationChange::Set { key, value } => {
+                        if !metadata.get("annotations").is_some_and(Value::is_object) {
+                            metadata.insert("annotations".into(), Value::Object(Map::new()));
+                        }
+                        let ann = metadata["annotations"].as_object_mut().unwrap();
+                        ann.insert(key.clone(), Value::String(value.clone()));
+                    }
+                    AnnotationChange::Remove { key } => {
+                        if let Some(Value::Object(ann)) = metadata.get_mut("annotations") {
+                            removed |= ann.shift_remove(key).is_some();
+                        }
+                    }
+                }
+            }
+            if removed
+                && metadata["annotations"]
+                    .as_object()
+                    .is_some_and(Map::is_empty)
+            {
+                metadata.shift_remove("annotations");
+            }
+        }
+    }
+
+    fn change() -> impl Strategy<Value = AnnotationChange> {
+        prop_oneof![
+            (0..KEYS.len(), 0..VALUES.len())
+                .prop_map(|(k, v)| AnnotationChange::set(KEYS[k], VALUES[v])),
+            (0..KEYS.len()).prop_map(|k| AnnotationChange::remove(KEYS[k])),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+        #[test]
+        fn random_edits_are_exact_or_refused_with_a_reason(
+            fixture in 0..FIXTURES.len(),
+            picks in prop::collection::vec((any::<prop::sample::Index>(), prop::collection::vec(change(), 1..4)), 1..5),
+        ) {
+            let (text, format) = FIXTURES[fixture];
+            let mut docs = parse(text, format);
+            let all = paths(&docs);
+            let edits: Vec<ObjectEdit> = picks
+                .into_iter()
+                .map(|(i, changes)| ObjectEdit { path: *i.get(&all), changes })
+                .collect();
+            match edit_text(text, format, &edits) {
+                Ok(new) => {
+                    reference(&mut docs, &edits);
+                    let got = parse(&new, format);
+                    prop_assert!(got.len() == docs.len() && got.iter().zip(&docs).all(|(a, b)| same_data(a, b)),
+                        "{new}\n--- expected\n{docs:#?}");
+                    // The first line is never an annotation in the multi-line fixtures.
+                    if text.lines().count() > 2 {
+                        prop_assert_eq!(new.lines().next(), text.lines().next());
+                    }
+                }
+                Err(e) => prop_assert!(
+                    matches!(e, EditError::Object { .. }),
+                    "unexpected refusal: {e}"
+                ),
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+        /// Damaged YAML (a cut and an insertion of YAML punctuation): whatever is returned
+        /// holds exactly the intended data; anything else is an error (never a panic).
+        #[test]
+        fn damaged_yaml_is_never_half_edited(
+            fixture in 0..3usize,
+            item in proptest::option::of(0..3usize),
+            document in 0..6usize,
+            cut in 0..2000usize,
+            len in 0..40usize,
+            insert in "[ :\\-#&*!|>'\"{}\\[\\],\n]{0,6}",
+        ) {
+            let text = FIXTURES[fixture].0;
+            let (cut, end) = (cut.min(text.len()), (cut + len).min(text.len()));
+            prop_assume!(text.is_char_boundary(cut) && text.is_char_boundary(end));
+            let damaged = format!("{}{insert}{}", &text[..cut], &text[end..]);
+            let changes = vec![
+                AnnotationChange::set(WAVE, "1"),
+                AnnotationChange::remove("notes"),
+                AnnotationChange::remove("team"),
+            ];
+            let edits = [ObjectEdit { path: at(document, item), changes }];
+            if let Ok(new) = edit_annotations(&damaged, &edits) {
+                let mut want = parse(&damaged, Format::Yaml);
+                reference(&mut want, &edits);
+                let got = parse(&new, Format::Yaml);
+                prop_assert!(
+                    got.len() == want.len() && got.iter().zip(&want).all(|(a, b)| same_data(a, b)),
+                    "{new}"
+                );
+            }
+        }
+    }
 }

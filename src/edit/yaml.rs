@@ -27,10 +27,8 @@ pub(super) fn parse(text: &str) -> Result<Vec<Value>, String> {
     serde_saphyr::from_multiple_with_options::<Value>(text, options()).map_err(|e| e.to_string())
 }
 
-/// One object to edit: its `metadata` entry in the tree and the steps to replay on it.
+/// One object to edit: where its `metadata` entry is and the steps to replay on it.
 struct Target {
-    entry: MappingEntry,
-    metadata: Mapping,
     /// How far this file indents a mapping nested in `metadata`, as read from the input.
     unit: usize,
     /// The entry's range in the input.
@@ -82,8 +80,6 @@ pub(super) fn edit(text: &str, edits: &[ObjectEdit]) -> Result<String, EditError
             })
             .unwrap_or(2);
         targets.push(Target {
-            entry,
-            metadata,
             unit,
             before,
             steps,
@@ -93,17 +89,17 @@ pub(super) fn edit(text: &str, edits: &[ObjectEdit]) -> Result<String, EditError
         return Ok(text.to_owned());
     }
 
-    // Replay on the tree, then take only the edited `metadata` entries from it: every other
-    // byte of the result is copied from the input.
+    // Each `metadata` entry is edited in a tree of its own (its text keeps the input's
+    // columns), so a List of thousands of items is not rebuilt once per item; every byte
+    // outside these entries is copied from the input.
     targets.sort_by_key(|t| t.before.start);
     let mut new = String::with_capacity(text.len() + 64 * targets.len());
     let mut at = 0;
     for target in &targets {
-        replay(&target.metadata, &target.steps)?;
         let (start, end) = (target.before.start as usize, target.before.end as usize);
-        let rendered = render(target)?;
-        let key = text.get(start..end).map_or("", key_text);
-        if start < at || !rendered.starts_with(key) {
+        let original = text.get(start..end).unwrap_or("");
+        let rendered = edit_entry(original, target)?;
+        if start < at || !rendered.starts_with(key_text(original)) {
             return Err(EditError::Verification("the edited regions overlap".into()));
         }
         new.push_str(&text[at..start]);
@@ -325,31 +321,60 @@ fn sibling_quote(annotations: &Mapping) -> Option<Quote> {
     annotations.entries().find_map(|e| quote_of(e.value_node()))
 }
 
-/// The new text of a target's `metadata` entry. An `annotations` block that the edit created
-/// is indented by the step the file uses under `metadata` (yaml-edit always uses two spaces).
-fn render(target: &Target) -> Result<String, EditError> {
-    let rendered = target.entry.to_string();
+/// Replays the target's steps on its `metadata` entry (`original`, parsed on its own) and
+/// returns the entry's new text.
+fn edit_entry(original: &str, target: &Target) -> Result<String, EditError> {
+    let fail = |why: &str| EditError::Verification(format!("the `metadata` entry {why}"));
+    let file = YamlFile::from_str(original).map_err(|_| fail("does not parse on its own"))?;
+    let root = file.documents().next().and_then(|d| d.as_mapping());
+    let entry = root.as_ref().and_then(|r| r.entries().next());
+    let (Some(root), Some(entry)) = (root, entry) else {
+        return Err(fail("does not parse on its own"));
+    };
+    let Some(YamlNode::Mapping(metadata)) = entry.value_node() else {
+        return Err(fail("is not a mapping on its own"));
+    };
+    if root.len() != 1 || file.to_string() != original {
+        return Err(fail("does not parse on its own"));
+    }
+    replay(&metadata, &target.steps)?;
     let created = target
         .steps
         .iter()
         .any(|s| matches!(s, Step::Create { .. }));
-    if !created || target.metadata.is_flow_style() {
-        return Ok(rendered);
+    Ok(render(
+        &file.to_string(),
+        &entry,
+        &metadata,
+        created,
+        target.unit,
+    ))
+}
+
+/// The new text of a `metadata` entry. An `annotations` block that the edit created is
+/// indented by the step the file uses under `metadata` (yaml-edit always uses two spaces).
+fn render(
+    rendered: &str,
+    entry: &MappingEntry,
+    metadata: &Mapping,
+    created: bool,
+    unit: usize,
+) -> String {
+    let unchanged = || rendered.to_owned();
+    if !created || unit == 2 || metadata.is_flow_style() {
+        return unchanged();
     }
-    let Some(annotations) = target.metadata.find_entry_by_key("annotations") else {
-        return Ok(rendered);
+    let Some(annotations) = metadata.find_entry_by_key("annotations") else {
+        return unchanged();
     };
-    let (column, unit) = (target.metadata.detect_indentation_level(), target.unit);
-    if unit == 2 {
-        return Ok(rendered);
-    }
+    let column = metadata.detect_indentation_level();
     let range = annotations.byte_range();
-    let Some(start) = range.start.checked_sub(target.entry.byte_range().start) else {
-        return Ok(rendered);
+    let Some(start) = range.start.checked_sub(entry.byte_range().start) else {
+        return unchanged();
     };
     let (start, end) = (start as usize, (start + range.len()) as usize);
     let Some(block) = rendered.get(start..end) else {
-        return Ok(rendered);
+        return unchanged();
     };
     // Every line after `annotations:` is one created `key: "value"` entry at column + 2.
     let (old_indent, new_indent) = (" ".repeat(column + 2), " ".repeat(column + unit));
@@ -360,16 +385,11 @@ fn render(target: &Target) -> Result<String, EditError> {
                 fixed.push_str(&new_indent);
                 fixed.push_str(rest);
             }
-            _ if i > 0 => return Ok(rendered),
+            _ if i > 0 => return unchanged(),
             _ => fixed.push_str(line),
         }
     }
-    Ok(format!(
-        "{}{}{}",
-        &rendered[..start],
-        fixed,
-        &rendered[end..]
-    ))
+    format!("{}{}{}", &rendered[..start], fixed, &rendered[end..])
 }
 
 /// How far the file indents a block mapping nested in `metadata` (e.g. `labels`).
