@@ -418,6 +418,78 @@ metadata:
     );
 }
 
+/// Every object the loader reads can be edited through the path the loader gives it, and the
+/// edit lands on that very object (YAML with empty documents and a List, and a JSON stream).
+#[test]
+fn loader_paths_address_the_same_objects() {
+    let yaml = "\
+# lead
+---
+---
+# nothing
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: first
+---
+~
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Secret
+  metadata: {name: second}
+- apiVersion: v1
+  kind: ConfigMap
+  metadata:
+    name: third
+...
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: fourth
+";
+    let json = "{\"apiVersion\": \"v1\", \"kind\": \"A\", \"metadata\": {\"name\": \"first\"}}\n{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [{\"apiVersion\": \"v1\", \"kind\": \"B\", \"metadata\": {\"name\": \"second\"}}]}\n";
+    for (text, json_file, format) in [(yaml, false, Format::Yaml), (json, true, Format::Json)] {
+        let file = crate::manifest::InputFile {
+            display: "f".into(),
+            text: text.to_owned(),
+            json: json_file,
+        };
+        let (objects, diags) = crate::manifest::parse_file(&file);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert!(objects.len() >= 2);
+        for object in &objects {
+            let edits = [ObjectEdit {
+                path: object.path,
+                changes: vec![AnnotationChange::set("marker", &object.name)],
+            }];
+            let new = edit_text(text, format, &edits).unwrap();
+            let file = crate::manifest::InputFile {
+                display: "f".into(),
+                text: new,
+                json: json_file,
+            };
+            let (after, _) = crate::manifest::parse_file(&file);
+            for other in &after {
+                let marker = other
+                    .value
+                    .pointer("/metadata/annotations/marker")
+                    .and_then(Value::as_str);
+                let want = (other.path == object.path).then_some(object.name.as_str());
+                assert_eq!(
+                    marker, want,
+                    "{:?} edited through {:?}",
+                    other.path, object.path
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn object_problems_are_typed() {
     let text = "kind: A\n---\nkind: B\nmetadata: 3\n---\n- a\n---\nkind: List\nitems: []\n";
