@@ -11,15 +11,9 @@ use super::{
     metadata_mut, verify,
 };
 
-/// How the loader reads YAML (kubectl's go-yaml v2 rules: `0644` octal, `yes` a boolean).
-/// Document numbering does not depend on these options; they are kept equal to the loader's
-/// so that both read the same data.
+/// How the loader reads YAML, so that both read the same data.
 pub(super) fn options() -> serde_saphyr::Options {
-    serde_saphyr::options! {
-        legacy_octal_numbers: true,
-        strict_booleans: false,
-        with_snippet: false,
-    }
+    crate::manifest::yaml_options()
 }
 
 /// The documents of a stream as the loader sees them (empty and null documents skipped).

@@ -14,6 +14,7 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{Object, Source};
 
 pub use parse::parse_file;
+pub(crate) use parse::yaml_options;
 
 /// Where to read manifests from.
 #[derive(Debug, Clone)]

@@ -17,12 +17,20 @@ struct Document {
 }
 
 /// Options that make serde-saphyr read scalars as kubectl (go-yaml v2, YAML 1.1) does:
-/// `0644` is octal, `yes`/`on` are booleans.
-fn yaml_options() -> serde_saphyr::Options {
+/// `0644` is octal, `yes`/`on`/`y`/`n` are booleans. The default budget (1,024 documents,
+/// 250,000 nodes) is far below what `helm template` of a large chart emits; these limits
+/// still bound a hostile stream (alias expansion keeps its defaults).
+pub(crate) fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         legacy_octal_numbers: true,
         strict_booleans: false,
         with_snippet: false,
+        budget: serde_saphyr::budget! {
+            max_documents: 1_000_000,
+            max_nodes: 100_000_000,
+            max_events: 200_000_000,
+            max_total_scalar_bytes: 1 << 30,
+        },
     }
 }
 
@@ -377,6 +385,17 @@ mod tests {
         let (objs, _) = parse_file(&file("m.yaml", text));
         assert_eq!(objs[0].value["data"]["mode"], 420);
         assert_eq!(objs[0].value["data"]["flag"], true);
+    }
+
+    #[test]
+    fn large_streams_are_read() {
+        // helm template of a big chart: thousands of documents in one stream.
+        let text: String = (0..3000)
+            .map(|i| format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\n"))
+            .collect();
+        let (objs, diags) = parse_file(&file("big.yaml", &text));
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(objs.len(), 3000);
     }
 
     #[test]
