@@ -348,3 +348,77 @@ pub fn resolve(objects: &[Object]) -> Resolved {
     }
     r.out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{InputFile, parse_files};
+
+    fn edges(text: &str) -> Vec<(String, String, EdgeKind, Strength)> {
+        let loaded = parse_files(&[InputFile {
+            display: "t.yaml".into(),
+            text: text.into(),
+            json: false,
+        }]);
+        let r = resolve(&loaded.objects);
+        r.edges
+            .iter()
+            .map(|e| {
+                (
+                    loaded.objects[e.from].display_name(),
+                    loaded.objects[e.to].display_name(),
+                    e.kind,
+                    e.strength,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn argo_rollouts_are_workloads_behind_services() {
+        let e = edges(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: d}\nspec: {selector: {app: api}}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: api, namespace: d}\nspec:\n  template:\n    metadata: {labels: {app: api}}\n    spec: {containers: [{name: api, image: api, envFrom: [{secretRef: {name: s}}]}]}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: d}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: d}\nspec:\n  template:\n    spec: {containers: [{name: web, image: web, env: [{name: API, value: 'http://api:8080'}]}]}\n",
+        );
+        let has = |from: &str, to: &str, kind, strength| {
+            e.contains(&(from.to_string(), to.to_string(), kind, strength))
+        };
+        assert!(
+            has(
+                "Deployment/d/web",
+                "Rollout/d/api",
+                EdgeKind::Dns,
+                Strength::Ready
+            ),
+            "{e:#?}"
+        );
+        assert!(has(
+            "Deployment/d/web",
+            "Service/d/api",
+            EdgeKind::Dns,
+            Strength::Exists
+        ));
+        assert!(has(
+            "Rollout/d/api",
+            "Secret/d/s",
+            EdgeKind::Secret,
+            Strength::Exists
+        ));
+    }
+
+    #[test]
+    fn a_service_without_selector_has_no_workloads_and_peers_need_no_order() {
+        let e = edges(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace: d}\nspec: {type: ExternalName, externalName: db.example.com}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: d}\nspec: {selector: {app: db}}\n---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db, namespace: d}\nspec:\n  template:\n    metadata: {labels: {app: db}}\n    spec: {containers: [{name: db, image: db, args: ['--join=db-0.db.d.svc.cluster.local:5432', '--ext=ext:5432']}]}\n",
+        );
+        assert!(
+            !e.iter().any(|x| x.3 == Strength::Ready),
+            "peers and selector-less Services: {e:#?}"
+        );
+        assert!(e.contains(&(
+            "StatefulSet/d/db".into(),
+            "Service/d/ext".into(),
+            EdgeKind::Dns,
+            Strength::Exists
+        )));
+    }
+}

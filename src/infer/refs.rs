@@ -185,12 +185,14 @@ pub fn pod_spec(o: &Object) -> Option<(&Value, &'static str)> {
     let v = &o.value;
     match o.kind.as_str() {
         "Pod" => Some((v.get("spec")?, "spec")),
+        "Rollout" if o.group != "argoproj.io" => None,
         "Deployment"
         | "StatefulSet"
         | "DaemonSet"
         | "ReplicaSet"
         | "Job"
-        | "ReplicationController" => Some((
+        | "ReplicationController"
+        | "Rollout" => Some((
             v.get("spec")?.get("template")?.get("spec")?,
             "spec.template.spec",
         )),
@@ -207,10 +209,11 @@ pub fn pod_spec(o: &Object) -> Option<(&Value, &'static str)> {
 }
 
 /// The pod labels of a long-running workload that a Service can route to: Deployments,
-/// StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers and Pods that are not hooks.
-/// `None` for anything else (Jobs and hooks finish; they serve nobody).
+/// StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Pods and Argo Rollouts that
+/// are not hooks. `None` for anything else (Jobs and hooks finish; they serve nobody).
 pub fn serving_pod_labels(o: &Object) -> Option<Option<&serde_json::Map<String, Value>>> {
-    if o.is_hook() || !is_builtin_group(&o.group) {
+    let rollout = o.kind == "Rollout" && o.group == "argoproj.io";
+    if o.is_hook() || !(is_builtin_group(&o.group) || rollout) {
         return None;
     }
     fn labels(v: Option<&Value>) -> Option<&serde_json::Map<String, Value>> {
@@ -218,14 +221,17 @@ pub fn serving_pod_labels(o: &Object) -> Option<Option<&serde_json::Map<String, 
     }
     match o.kind.as_str() {
         "Pod" => Some(labels(o.value.get("metadata"))),
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController" => {
-            Some(labels(
-                o.value
-                    .get("spec")
-                    .and_then(|s| s.get("template"))
-                    .and_then(|t| t.get("metadata")),
-            ))
-        }
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "ReplicationController"
+        | "Rollout" => Some(labels(
+            o.value
+                .get("spec")
+                .and_then(|s| s.get("template"))
+                .and_then(|t| t.get("metadata")),
+        )),
         _ => None,
     }
 }
