@@ -84,14 +84,20 @@ pub(crate) struct Cond<'a> {
 
 impl<'a> Cond<'a> {
     fn from_value(v: &'a Value) -> Option<Self> {
-        v.as_object()?;
-        Some(Cond {
-            type_: str_at(v, &["type"]),
-            status: str_at(v, &["status"]),
-            reason: str_at(v, &["reason"]),
-            message: str_at(v, &["message"]),
-            observed_generation: opt_int(v, &["observedGeneration"]),
-        })
+        // One pass over the (small) condition map is cheaper than five hashed lookups.
+        let mut c = Cond::default();
+        for (key, value) in v.as_object()? {
+            let text = || value.as_str().unwrap_or("");
+            match key.as_str() {
+                "type" => c.type_ = text(),
+                "status" => c.status = text(),
+                "reason" => c.reason = text(),
+                "message" => c.message = text(),
+                "observedGeneration" => c.observed_generation = as_int(value),
+                _ => {}
+            }
+        }
+        Some(c)
     }
 
     /// `status == "True"`.
