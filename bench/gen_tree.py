@@ -65,7 +65,7 @@ metadata:
     argocd.argoproj.io/sync-wave: "-1"
 data:
   LOG_LEVEL: info
-  UPSTREAM: http://app-{j}.team-{ns}.svc:80
+  UPSTREAM: http://{upstream}.team-{ns}.svc:80
 """
 SECRET = """apiVersion: v1
 kind: Secret
@@ -95,7 +95,9 @@ spec:
         - name: migrate
           image: registry.example.com/migrate:1.{i}
 """
-KINDS = [DEPLOY, SERVICE, CONFIG, SECRET, DEPLOY, SERVICE, CONFIG, SECRET, SERVICE, JOB]
+# Each half of a file is one app: Deployment, Service, ConfigMap, Secret, migration Job that
+# reference each other by name, so the dependency graph has real edges.
+KINDS = [CONFIG, SECRET, SERVICE, DEPLOY, JOB]
 
 n = 0
 for f in range(files):
@@ -103,7 +105,10 @@ for f in range(files):
     docs = []
     for d in range(per_file):
         template = KINDS[d % len(KINDS)]
-        docs.append(template.format(i=n, j=(n + 1) % (files * per_file), ns=ns, wave=n % 5))
+        app = n // len(KINDS)
+        # Apps come in chains of three (waves 1, 2, 3), each calling the previous one by DNS name.
+        upstream = f"app-{app - 1}" if app % 3 else "payments-gateway"
+        docs.append(template.format(i=app, upstream=upstream, ns=ns, wave=1 + app % 3))
         n += 1
     with open(os.path.join(out, f"f{f:04}.yaml"), "w") as fh:
         fh.write("---\n".join(docs))
