@@ -81,10 +81,10 @@ fn ordering(plan: &Plan, resolved: &infer::Resolved, out: &mut Vec<Diagnostic>) 
         } else {
             format!("only in {}", phase_words(dep_at.phase, dep_at.wave))
         };
-        let consequence = if user.is_hook() {
-            "on the first sync the hook waits for it forever; move the dependency to an earlier wave or make it a hook of an earlier phase"
-        } else {
-            "the object cannot become healthy before it exists; give the dependency an earlier wave"
+        let consequence = match (user.is_hook(), edge.strength) {
+            (true, _) => "on the first sync the hook waits for it forever; move the dependency to an earlier wave or make it a hook of an earlier phase",
+            (false, Strength::Exists) => "it is applied before what it needs exists and waits for it; give the dependency an earlier wave (`kubectl waves annotate --rewrite` proposes one)",
+            (false, Strength::Ready) => "it starts before what it needs is healthy; give the dependency an earlier wave (`kubectl waves annotate --rewrite` proposes one)",
         };
         out.push(Diagnostic::new(
             code,
@@ -98,7 +98,6 @@ fn ordering(plan: &Plan, resolved: &infer::Resolved, out: &mut Vec<Diagnostic>) 
                 edge.field,
             ),
         ));
-        let _ = dep;
     }
     // RBAC for a hook's ServiceAccount: bindings that name it as subject, and their roles.
     for (h, hook) in plan.objects.iter().enumerate() {
