@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::{GlobalArgs, InputArgs, exit};
 use crate::manifest;
-use crate::plan::{Plan, PlanOptions};
+use crate::plan::{Plan, PlanOptions, ResourceDocument};
 use crate::ui::{self, OutputFormat};
 
 #[derive(Debug, Args)]
@@ -76,13 +76,6 @@ pub fn render_text(plan: &Plan) -> String {
     let doc = plan.document();
     let mut out = String::new();
     let total = doc.steps.len();
-    let name = |ns: &str, n: &str| {
-        if ns.is_empty() {
-            n.to_string()
-        } else {
-            format!("{ns}/{n}")
-        }
-    };
     for (i, step) in doc.steps.iter().enumerate() {
         if i > 0 {
             out.push('\n');
@@ -94,44 +87,14 @@ pub fn render_text(plan: &Plan) -> String {
             step.wave
         )));
         out.push('\n');
-        let rows: Vec<Vec<String>> = step
-            .resources
-            .iter()
-            .map(|r| {
-                vec![
-                    r.kind.to_string(),
-                    name(r.namespace, r.name),
-                    hook_column(r.hook, &r.delete_policies),
-                    r.source.clone(),
-                ]
-            })
-            .collect();
-        out.push_str(&ui::table(
-            &["KIND", "NAMESPACE/NAME", "HOOK", "SOURCE"],
-            &rows,
-        ));
+        out.push_str(&resource_table(&step.resources));
     }
     if !doc.sync_fail.is_empty() {
         out.push_str(&format!(
             "\n{}\n",
             ui::heading("ON FAILURE  SyncFail hooks, applied together")
         ));
-        let rows: Vec<Vec<String>> = doc
-            .sync_fail
-            .iter()
-            .map(|r| {
-                vec![
-                    r.kind.to_string(),
-                    name(r.namespace, r.name),
-                    hook_column(r.hook, &r.delete_policies),
-                    r.source.clone(),
-                ]
-            })
-            .collect();
-        out.push_str(&ui::table(
-            &["KIND", "NAMESPACE/NAME", "HOOK", "SOURCE"],
-            &rows,
-        ));
+        out.push_str(&resource_table(&doc.sync_fail));
     }
     if !doc.skipped.is_empty() {
         out.push_str(&format!(
@@ -144,7 +107,7 @@ pub fn render_text(plan: &Plan) -> String {
             .map(|s| {
                 vec![
                     s.resource.kind.to_string(),
-                    name(s.resource.namespace, s.resource.name),
+                    namespaced(s.resource.namespace, s.resource.name),
                     s.reason.to_string(),
                     s.resource.source.clone(),
                 ]
@@ -176,10 +139,32 @@ pub fn render_text(plan: &Plan) -> String {
     out
 }
 
-fn hook_column(hook: bool, policies: &[&str]) -> String {
-    if hook {
-        policies.join(",")
+/// `namespace/name`, or `name` without a namespace.
+fn namespaced(namespace: &str, name: &str) -> String {
+    if namespace.is_empty() {
+        name.to_string()
     } else {
-        "-".to_string()
+        format!("{namespace}/{name}")
     }
+}
+
+/// KIND, NAMESPACE/NAME, HOOK (delete policies, `-` for non-hooks), SOURCE.
+fn resource_table(resources: &[ResourceDocument<'_>]) -> String {
+    let rows: Vec<Vec<String>> = resources
+        .iter()
+        .map(|r| {
+            let hook = if r.hook {
+                r.delete_policies.join(",")
+            } else {
+                "-".to_string()
+            };
+            vec![
+                r.kind.to_string(),
+                namespaced(r.namespace, r.name),
+                hook,
+                r.source.clone(),
+            ]
+        })
+        .collect();
+    ui::table(&["KIND", "NAMESPACE/NAME", "HOOK", "SOURCE"], &rows)
 }
