@@ -82,9 +82,15 @@ fn ordering(plan: &Plan, resolved: &infer::Resolved, out: &mut Vec<Diagnostic>) 
             format!("only in {}", phase_words(dep_at.phase, dep_at.wave))
         };
         let consequence = match (user.is_hook(), edge.strength) {
-            (true, _) => "on the first sync the hook waits for it forever; move the dependency to an earlier wave or make it a hook of an earlier phase",
-            (false, Strength::Exists) => "it is applied before what it needs exists and waits for it; give the dependency an earlier wave (`kubectl waves annotate --rewrite` proposes one)",
-            (false, Strength::Ready) => "it starts before what it needs is healthy; give the dependency an earlier wave (`kubectl waves annotate --rewrite` proposes one)",
+            (true, _) => {
+                "on the first sync the hook waits for it forever; move the dependency to an earlier wave or make it a hook of an earlier phase"
+            }
+            (false, Strength::Exists) => {
+                "it is applied before what it needs exists and waits for it; give the dependency an earlier wave (`kubectl waves annotate --rewrite` proposes one)"
+            }
+            (false, Strength::Ready) => {
+                "it starts before what it needs is healthy; give the dependency an earlier wave (`kubectl waves annotate --rewrite` proposes one)"
+            }
         };
         out.push(Diagnostic::new(
             code,
