@@ -175,6 +175,27 @@ fn stdin_and_git_revision_give_the_same_plan() {
             .unwrap()
             .starts_with("HEAD:deploy/shop/")
     );
+
+    // The same commit in a bare clone (what a CI mirror or a Git server holds).
+    let bare = tempfile::tempdir().unwrap();
+    git2::build::RepoBuilder::new()
+        .bare(true)
+        .clone(dir.path().to_str().unwrap(), bare.path())
+        .unwrap();
+    let (code, stdout, stderr) = run(&[
+        "plan",
+        "--revision",
+        "HEAD",
+        "--repo",
+        bare.path().to_str().unwrap(),
+        "--path",
+        "deploy/shop",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let from_bare: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(order(&from_bare), order(&plan_json("shop")));
 }
 
 #[test]
