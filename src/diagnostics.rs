@@ -76,6 +76,7 @@ codes! {
     // Warnings that stay warnings.
     AppLevelOptionOnResource = "WAVES120", Warning, "an Application-level sync option on a resource is ignored by Argo CD";
     HelmTestHookIgnored = "WAVES121", Warning, "a Helm test or rollback hook: Argo CD ignores the whole object";
+    OptionWithoutEffect = "WAVES124", Warning, "a sync option that changes nothing on a resource (a default value, or a repeated Prune=/Delete=)";
     DeleteHookNotRun = "WAVES122", Warning, "a PreDelete/PostDelete hook is not run by sync";
     // Input that no mode accepts: kubectl or Argo CD would reject it too.
     InvalidManifest = "WAVES201", Error, "the file is not valid YAML or JSON";

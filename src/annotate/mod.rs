@@ -165,8 +165,9 @@ pub fn run_files(
     let input_diagnostics = loaded.diagnostics.clone();
     let plan_options = PlanOptions {
         lenient: options.lenient,
+        ..PlanOptions::default()
     };
-    let plan = Plan::build(loaded, plan_options);
+    let plan = Plan::build(loaded, plan_options.clone());
     if plan.has_input_errors() {
         return Err(Failure::BadInput(Box::new(plan)));
     }

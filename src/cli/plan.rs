@@ -34,6 +34,7 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs) -> u8 {
         loaded,
         PlanOptions {
             lenient: args.lenient,
+            destination_namespace: global.namespace.clone(),
         },
     );
     if plan.has_input_errors() {

@@ -112,8 +112,9 @@ pub enum PruneMode {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncOptions {
-    pub prune: PruneMode,
-    pub delete: PruneMode,
+    /// `None` when unset: the Application's prune setting decides (`Prune=true` overrides it).
+    pub prune: Option<PruneMode>,
+    pub delete: Option<PruneMode>,
     pub replace: bool,
     pub force: bool,
     /// `None` when unset: the `sync` flag decides.
@@ -127,9 +128,9 @@ pub struct SyncOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CompareOptions {
+    /// The only compare option Argo CD reads per resource; `ServerSideDiff` and
+    /// `IncludeMutationWebhook` are read from the Application only.
     pub ignore_extraneous: bool,
-    pub server_side_diff: Option<bool>,
-    pub include_mutation_webhook: bool,
 }
 
 /// The parsed annotations of one object.
@@ -381,8 +382,14 @@ impl Parser<'_, '_> {
                     "Sync" => phases.push(Phase::Sync),
                     "PostSync" => phases.push(Phase::PostSync),
                     "SyncFail" => phases.push(Phase::SyncFail),
-                    "PreDelete" => delete_hooks.push(DeleteHook::PreDelete),
-                    "PostDelete" => delete_hooks.push(DeleteHook::PostDelete),
+                    "PreDelete" => {
+                        delete_hooks.push(DeleteHook::PreDelete);
+                        continue;
+                    }
+                    "PostDelete" => {
+                        delete_hooks.push(DeleteHook::PostDelete);
+                        continue;
+                    }
                     "Skip" => skip = true,
                     other => {
                         let hint = did_you_mean(other, HOOK_TYPES)
@@ -395,43 +402,58 @@ impl Parser<'_, '_> {
                 any_type = true;
             }
         }
-        // Skip counts only when it is the sole valid Argo type.
-        if skip && phases.is_empty() && delete_hooks.is_empty() {
+        // Skip counts only when it is the sole valid gitops-engine type (PreDelete/PostDelete
+        // are not types there: the controller partitions those objects out before the sync).
+        if skip && phases.is_empty() {
             return Role::Skip;
         }
         let mut is_hook = hook.is_some();
-        if !any_type {
-            // Helm hooks count only when the Argo annotation yields no valid type.
-            if let Some(text) = helm {
-                let values = csv(text);
-                is_hook = is_hook || text != "crd-install";
-                let mut ignored_by = None;
-                for value in values {
-                    match value {
-                        "pre-install" | "pre-upgrade" => phases.push(Phase::PreSync),
-                        "post-install" | "post-upgrade" => phases.push(Phase::PostSync),
-                        "pre-delete" => delete_hooks.push(DeleteHook::PreDelete),
-                        "post-delete" => delete_hooks.push(DeleteHook::PostDelete),
-                        "crd-install" => {}
-                        "test" | "test-success" | "test-failure" | "pre-rollback"
-                        | "post-rollback" => ignored_by = Some(value),
-                        other => {
-                            let hint = did_you_mean(other, HELM_HOOKS)
-                                .map(|s| format!("did you mean `{s}`? "))
-                                .unwrap_or_default();
-                            self.report(Code::UnknownHelmHook, HELM_HOOK, format!("unknown Helm hook `{other}` in `{HELM_HOOK}`: {hint}(valid: {})", HELM_HOOKS.join(", ")));
-                        }
+        let mut helm_phases = Vec::new();
+        let mut ignored_by = None;
+        if let Some(text) = helm {
+            is_hook = is_hook || text != "crd-install";
+            for value in csv(text) {
+                match value {
+                    "pre-install" | "pre-upgrade" => helm_phases.push(Phase::PreSync),
+                    "post-install" | "post-upgrade" => helm_phases.push(Phase::PostSync),
+                    // Argo CD checks each annotation on its own for delete hooks.
+                    "pre-delete" => delete_hooks.push(DeleteHook::PreDelete),
+                    "post-delete" => delete_hooks.push(DeleteHook::PostDelete),
+                    "crd-install" => {}
+                    "test" | "test-success" | "test-failure" | "pre-rollback" | "post-rollback" => {
+                        ignored_by = Some(value)
+                    }
+                    other => {
+                        let hint = did_you_mean(other, HELM_HOOKS)
+                            .map(|s| format!("did you mean `{s}`? "))
+                            .unwrap_or_default();
+                        self.report(
+                            Code::UnknownHelmHook,
+                            HELM_HOOK,
+                            format!(
+                                "unknown Helm hook `{other}` in `{HELM_HOOK}`: {hint}(valid: {})",
+                                HELM_HOOKS.join(", ")
+                            ),
+                        );
                     }
                 }
-                if phases.is_empty()
-                    && delete_hooks.is_empty()
-                    && let Some(value) = ignored_by
-                {
-                    self.report(Code::HelmTestHookIgnored, HELM_HOOK, format!("`{HELM_HOOK}: {text}`: Argo CD ignores Helm `{value}` hooks, so this object is never applied"));
-                    return Role::Ignored {
-                        reason: format!("Helm `{value}` hook (ignored by Argo CD)"),
-                    };
-                }
+            }
+        }
+        // Helm's sync phases count only when the Argo annotation yields no valid type.
+        if !any_type {
+            phases.append(&mut helm_phases);
+            if phases.is_empty()
+                && delete_hooks.is_empty()
+                && let (Some(value), Some(text)) = (ignored_by, helm)
+            {
+                self.report(
+                    Code::HelmTestHookIgnored,
+                    HELM_HOOK,
+                    format!("`{HELM_HOOK}: {text}`: Argo CD ignores Helm `{value}` hooks, so this object is never applied"),
+                );
+                return Role::Ignored {
+                    reason: format!("Helm `{value}` hook (ignored by Argo CD)"),
+                };
             }
         }
         if !is_hook {
@@ -536,6 +558,22 @@ impl Parser<'_, '_> {
                 continue;
             };
             let _ = allowed;
+            if known::SYNC_OPTION_NO_EFFECT.contains(&item) {
+                self.report(
+                    Code::OptionWithoutEffect,
+                    SYNC_OPTIONS,
+                    format!("`{item}` has no effect on a resource (it is the default); remove it"),
+                );
+                continue;
+            }
+            if (key == "Prune" && o.prune.is_some()) || (key == "Delete" && o.delete.is_some()) {
+                self.report(
+                    Code::OptionWithoutEffect,
+                    SYNC_OPTIONS,
+                    format!("`{item}` repeats `{key}=`; Argo CD uses the first one, so this has no effect"),
+                );
+                continue;
+            }
             let flag = value == "true";
             let mode = match value {
                 "false" => PruneMode::Never,
@@ -543,8 +581,8 @@ impl Parser<'_, '_> {
                 _ => PruneMode::Allow,
             };
             match key {
-                "Prune" => o.prune = mode,
-                "Delete" => o.delete = mode,
+                "Prune" => o.prune = Some(mode),
+                "Delete" => o.delete = Some(mode),
                 "Replace" => o.replace = flag,
                 "Force" => o.force = flag,
                 "ServerSideApply" => o.server_side_apply = Some(flag),
@@ -589,11 +627,14 @@ impl Parser<'_, '_> {
                 );
                 continue;
             }
-            match (key, value) {
-                ("IgnoreExtraneous", _) => o.ignore_extraneous = true,
-                ("ServerSideDiff", v) => o.server_side_diff = Some(v == Some("true")),
-                ("IncludeMutationWebhook", _) => o.include_mutation_webhook = true,
-                _ => {}
+            if key == "IgnoreExtraneous" {
+                o.ignore_extraneous = true;
+            } else {
+                self.report(
+                    Code::AppLevelOptionOnResource,
+                    COMPARE_OPTIONS,
+                    format!("`{item}` is an Application-level compare option; Argo CD reads it only from the Application, not from a resource"),
+                );
             }
         }
         o
@@ -719,6 +760,24 @@ mod tests {
             }
         );
         assert_eq!(codes(&d), ["WAVES102"]);
+        // PreDelete is not a sync type: the Helm annotation still decides the phase.
+        let (a, d) = run(json!({ HOOK: "PreDelete", HELM_HOOK: "pre-install" }));
+        assert_eq!(
+            a.role,
+            Role::Hook {
+                phases: vec![Phase::PreSync],
+                delete_hooks: vec![DeleteHook::PreDelete]
+            }
+        );
+        assert_eq!(codes(&d), ["WAVES122"]);
+        let (a, _) = run(json!({ HOOK: "PostSync", HELM_HOOK: "pre-delete" }));
+        assert_eq!(
+            a.role,
+            Role::Hook {
+                phases: vec![Phase::PostSync],
+                delete_hooks: vec![DeleteHook::PreDelete]
+            }
+        );
         let (a, d) = run(json!({ HOOK: "PreDelete" }));
         assert_eq!(
             a.role,
@@ -823,16 +882,29 @@ mod tests {
         let (a, d) = run(
             json!({ SYNC_OPTIONS: "Prune=false,ServerSideApply=true, PruneLast=true,CreateNamespace=true" }),
         );
-        assert_eq!(a.sync_options.prune, PruneMode::Never);
+        assert_eq!(a.sync_options.prune, Some(PruneMode::Never));
         assert_eq!(a.sync_options.server_side_apply, Some(true));
         assert!(a.sync_options.prune_last);
         assert_eq!(codes(&d), ["WAVES120"]);
         let (_, d) = run(json!({ SYNC_OPTIONS: "Prune=nope" }));
         assert_eq!(codes(&d), ["WAVES104"]);
+        // Argo CD reads the first Prune=; values that are the default do nothing.
+        let (a, d) = run(json!({ SYNC_OPTIONS: "Prune=confirm,Prune=false,Replace=false" }));
+        assert_eq!(a.sync_options.prune, Some(PruneMode::Confirm));
+        assert_eq!(codes(&d), ["WAVES124", "WAVES124"]);
+        let (a, _) = run(json!({ SYNC_OPTIONS: "Prune=true" }));
+        assert_eq!(
+            a.sync_options.prune,
+            Some(PruneMode::Allow),
+            "distinct from unset"
+        );
         let (a, d) = run(json!({ COMPARE_OPTIONS: "IgnoreExtraneous,ServerSideDiff=false" }));
         assert!(a.compare_options.ignore_extraneous);
-        assert_eq!(a.compare_options.server_side_diff, Some(false));
-        assert!(d.is_empty());
+        assert_eq!(
+            codes(&d),
+            ["WAVES120"],
+            "ServerSideDiff is read from the Application only"
+        );
         let (_, d) = run(json!({ COMPARE_OPTIONS: "IgnoreExtraneus" }));
         assert_eq!(codes(&d), ["WAVES105"]);
     }

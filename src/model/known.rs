@@ -37,6 +37,12 @@ pub const ARGOCD_KEYS: &[&str] = &[
     "argocd.argoproj.io/manifest-generate-paths",
     "argocd.argoproj.io/skip-reconcile",
     "argocd.argoproj.io/hydrate",
+    "argocd.argoproj.io/hydrate-timestamp",
+    "argocd.argoproj.io/installation-id",
+    "argocd.argoproj.io/client-side-apply-migration-manager",
+    "argocd.argoproj.io/managed-by-url",
+    "argocd.argoproj.io/refresh-timestamp",
+    "argocd.argoproj.io/application-set-refresh",
 ];
 
 /// Every `kubectl-waves.io/` annotation key.
@@ -66,6 +72,15 @@ pub const SYNC_OPTION_VALUES: &[(&str, &[&str])] = &[
     ("SkipDryRunOnMissingResource", &["true", "false"]),
     ("Validate", &["false", "true"]),
     ("PruneLast", &["true", "false"]),
+];
+
+/// Recognised values that change nothing on a resource (they are the defaults).
+pub const SYNC_OPTION_NO_EFFECT: &[&str] = &[
+    "Replace=false",
+    "Force=false",
+    "PruneLast=false",
+    "Validate=true",
+    "SkipDryRunOnMissingResource=false",
 ];
 
 /// Application-level sync options: flags of `sync`, ignored by Argo CD on a resource.
@@ -143,6 +158,45 @@ pub const KIND_ORDER: &[&str] = &[
     "Ingress",
     "APIService",
 ];
+
+/// Cluster-scoped kinds served by Kubernetes itself. Argo CD clears `metadata.namespace` on
+/// cluster-scoped objects before it orders them; offline we know the scope only of these.
+pub const CLUSTER_SCOPED_KINDS: &[&str] = &[
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "StorageClass",
+    "CSIDriver",
+    "CSINode",
+    "VolumeAttachment",
+    "VolumeAttributesClass",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "APIService",
+    "IngressClass",
+    "PriorityClass",
+    "RuntimeClass",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding",
+    "CertificateSigningRequest",
+    "FlowSchema",
+    "PriorityLevelConfiguration",
+    "IPAddress",
+    "ServiceCIDR",
+    "DeviceClass",
+    "ResourceSlice",
+    "PodSecurityPolicy",
+];
+
+/// Whether a kind in a built-in group is known to be cluster-scoped.
+pub fn is_builtin_cluster_scoped(group: &str, kind: &str) -> bool {
+    is_builtin_group(group) && CLUSTER_SCOPED_KINDS.contains(&kind)
+}
 
 /// API groups served by Kubernetes itself; a kind in any other group is a custom resource.
 pub fn is_builtin_group(group: &str) -> bool {

@@ -5,17 +5,20 @@ pub mod order;
 
 use serde::Serialize;
 
-use crate::diagnostics::{Diagnostic, Severity};
+use crate::diagnostics::{Code, Diagnostic, Severity};
 use crate::lint;
 use crate::manifest::Loaded;
 use crate::model::{Object, Phase, Role};
 pub use order::Task;
 
 /// How strictly to read the input.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct PlanOptions {
     /// Values Argo CD silently ignores become warnings instead of errors.
     pub lenient: bool,
+    /// The Application's destination namespace (`-n`), which Argo CD gives to objects without
+    /// one before it orders Namespaces; output keeps namespaces as written.
+    pub destination_namespace: Option<String>,
 }
 
 /// Objects of one kind applied together (concurrently) inside a step.
@@ -62,16 +65,17 @@ impl Plan {
     /// Builds the plan from loaded objects: orders them, lints them.
     pub fn build(loaded: Loaded, options: PlanOptions) -> Plan {
         let Loaded {
-            objects,
+            mut objects,
             mut diagnostics,
             ..
         } = loaded;
         if options.lenient {
             for d in &mut diagnostics {
-                if d.code.lenient_demotes() {
+                if d.code.lenient_demotes() || d.code == Code::DuplicateObject {
                     d.severity = Severity::Warning;
                 }
             }
+            objects = keep_last_duplicates(objects);
         }
         let mut tasks = Vec::with_capacity(objects.len());
         let mut skipped = Vec::new();
@@ -113,7 +117,11 @@ impl Plan {
                 }),
             }
         }
-        order::sort(&mut tasks, &objects);
+        order::sort(
+            &mut tasks,
+            &objects,
+            options.destination_namespace.as_deref(),
+        );
         skipped.sort_by(|a, b| {
             let task = |i| Task {
                 object: i,
@@ -170,6 +178,23 @@ impl Plan {
         }
         out
     }
+}
+
+/// Argo CD keeps only the last of several objects with one identity (and warns); `--lenient`
+/// does the same.
+fn keep_last_duplicates(objects: Vec<Object>) -> Vec<Object> {
+    let mut last = std::collections::HashMap::with_capacity(objects.len());
+    for (i, o) in objects.iter().enumerate() {
+        if !o.generate_name {
+            last.insert(o.key(), i);
+        }
+    }
+    objects
+        .into_iter()
+        .enumerate()
+        .filter(|(i, o)| o.generate_name || last.get(&o.key()) == Some(i))
+        .map(|(_, o)| o)
+        .collect()
 }
 
 /// Sorts `path:line` by path, then numerically by line.

@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use crate::model::known::KIND_ORDER;
+use crate::model::known::{KIND_ORDER, is_builtin_cluster_scoped};
 use crate::model::{Object, Phase};
 
 /// One object in one phase: Argo CD's sync task.
@@ -49,15 +49,22 @@ pub fn compare(a: &Task, b: &Task, objects: &[Object]) -> Ordering {
         .then(a.object.cmp(&b.object))
 }
 
-/// Sorts tasks exactly as Argo CD, including the dependency adjustments.
-pub fn sort(tasks: &mut [Task], objects: &[Object]) {
+/// Sorts tasks exactly as Argo CD, including the dependency adjustments. `destination` is the
+/// Application's destination namespace: Argo CD gives it to every object without a namespace
+/// (cluster-scoped ones included) before it looks for each Namespace's first user.
+pub fn sort(tasks: &mut [Task], objects: &[Object], destination: Option<&str>) {
     tasks.sort_by(|a, b| compare(a, b, objects));
     // Namespaces before the objects in them.
     adjust_dependencies(
         tasks,
         objects,
         |o| (o.kind == "Namespace" && o.group.is_empty()).then(|| o.name.clone()),
-        |o| (!o.namespace.is_empty()).then(|| o.namespace.clone()),
+        |o| {
+            let written =
+                (!is_builtin_cluster_scoped(&o.group, &o.kind)).then_some(o.namespace.as_str());
+            let ns = written.filter(|n| !n.is_empty()).or(destination)?;
+            (!ns.is_empty()).then(|| ns.to_string())
+        },
     );
     // CRDs before their custom resources.
     adjust_dependencies(tasks, objects, crd_key, |o| {
@@ -305,6 +312,57 @@ mod tests {
             ("ConfigMap", "c", "app", "1", ""),
         ]));
         assert_eq!(got, ["Sync -1 Namespace/app", "Sync 1 ConfigMap/c"]);
+    }
+
+    #[test]
+    fn destination_namespace_counts_for_objects_without_one() {
+        let specs = [
+            ("Namespace", "app", "", "5", ""),
+            ("ClusterRole", "r", "", "1", ""),
+            ("ConfigMap", "c", "", "2", ""),
+        ];
+        let with = |destination: Option<&str>| {
+            let objs = objects(&specs);
+            let plan = Plan::build(
+                Loaded {
+                    objects: objs,
+                    diagnostics: vec![],
+                    files: 1,
+                },
+                PlanOptions {
+                    destination_namespace: destination.map(str::to_string),
+                    ..PlanOptions::default()
+                },
+            );
+            plan.steps
+                .iter()
+                .flat_map(|s| {
+                    s.tasks()
+                        .map(|t| {
+                            format!(
+                                "{} {}/{}",
+                                s.wave, plan.objects[t.object].kind, plan.objects[t.object].name
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>()
+        };
+        // Argo CD sets the destination namespace even on cluster-scoped objects before it orders.
+        assert_eq!(
+            with(Some("app")),
+            ["1 Namespace/app", "1 ClusterRole/r", "2 ConfigMap/c"]
+        );
+        assert_eq!(
+            with(None),
+            ["1 ClusterRole/r", "2 ConfigMap/c", "5 Namespace/app"]
+        );
+        // A stray namespace on a cluster-scoped kind is cleared first, so it pulls nothing.
+        let got = planned(objects(&[
+            ("Namespace", "app", "", "5", ""),
+            ("ClusterRole", "r", "app", "1", ""),
+        ]));
+        assert_eq!(got, ["Sync 1 ClusterRole/r", "Sync 5 Namespace/app"]);
     }
 
     #[test]

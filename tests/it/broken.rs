@@ -283,11 +283,28 @@ fn lenient_warns_and_behaves_like_argo_cd() {
         "a bad wave falls back to 0, as Argo CD"
     );
 
+    // Duplicates: Argo CD keeps the last copy and warns.
+    let (code, stdout, _) = run(&[
+        "plan",
+        "--lenient",
+        "-o",
+        "json",
+        "fixtures/broken/duplicate-object.yaml",
+    ]);
+    assert_eq!(code, 0);
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let sources: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["resources"].as_array().unwrap())
+        .map(|r| r["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["fixtures/broken/duplicate-object.yaml:13"]);
+    assert_eq!(plan["diagnostics"][0]["code"], "WAVES204");
+    assert_eq!(plan["diagnostics"][0]["severity"], "warning");
+
     // Input kubectl itself rejects stays an error.
-    assert_eq!(
-        run(&["plan", "--lenient", "fixtures/broken/duplicate-object.yaml"]).0,
-        2
-    );
     assert_eq!(
         run(&["plan", "--lenient", "fixtures/broken/invalid-yaml.yaml"]).0,
         2
