@@ -12,5 +12,6 @@ pub mod infer;
 pub mod lint;
 pub mod manifest;
 pub mod model;
+mod par;
 pub mod plan;
 pub mod ui;

@@ -110,19 +110,19 @@ pub fn run(args: &AnnotateArgs, global: &GlobalArgs) -> u8 {
             Err(e) => return super::bad_input(&e),
         };
         let x = explain::explain(a.objects(), &a.resolved, &a.analysis, index);
-        return print(|out| match global.output {
+        return super::print(|out| match global.output {
             OutputFormat::Text => out.write_all(explain::render(&x).as_bytes()),
             format => ui::write_data(out, format, &x),
         });
     }
     if let Some(format) = args.graph {
         let text = annotate::graph::render(format, a.objects(), &a.resolved, &a.analysis);
-        return print(|out| out.write_all(text.as_bytes()));
+        return super::print(|out| out.write_all(text.as_bytes()));
     }
     let edits = write::planned_edits(a.objects(), &a.analysis);
     if args.stdout {
         return match write::annotated_stream(&a.files, &edits) {
-            Ok(text) => print(|out| out.write_all(text.as_bytes())),
+            Ok(text) => super::print(|out| out.write_all(text.as_bytes())),
             Err((path, e)) => {
                 eprintln!("error: {path}: cannot annotate safely: {e}; nothing printed");
                 exit::FAILED
@@ -132,7 +132,7 @@ pub fn run(args: &AnnotateArgs, global: &GlobalArgs) -> u8 {
     if args.write {
         return write_files(args, global, &a, &edits);
     }
-    let code = print(|out| summary(out, global.output, &a));
+    let code = super::print(|out| summary(out, global.output, &a));
     if code != exit::OK {
         return code;
     }
@@ -184,7 +184,7 @@ fn write_files(
             return exit::BAD_INPUT;
         }
     }
-    let code = print(|out| summary(out, global.output, a));
+    let code = super::print(|out| summary(out, global.output, a));
     let written = write::write_files(edits);
     let mut failed = 0;
     let mut changed = 0;
@@ -225,20 +225,6 @@ fn krm(args: &AnnotateArgs, options: Options) -> u8 {
     if let Some(e) = &output.error {
         eprintln!("error: {e}");
     }
-    let code = print(|out| out.write_all(output.text.as_bytes()));
+    let code = super::print(|out| out.write_all(output.text.as_bytes()));
     if code != exit::OK { code } else { output.exit }
-}
-
-/// Writes to stdout; a closed pipe is not an error.
-fn print(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> u8 {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    match f(&mut out).and_then(|_| out.flush()) {
-        Ok(()) => exit::OK,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
-        Err(e) => {
-            eprintln!("error: cannot write output: {e}");
-            exit::FAILED
-        }
-    }
 }

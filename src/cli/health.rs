@@ -1,6 +1,5 @@
 //! `kubectl waves health`: assess objects given as YAML, offline (to test custom Lua checks).
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -110,19 +109,10 @@ pub fn run(args: &HealthArgs, global: &GlobalArgs) -> u8 {
         })
         .collect();
 
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let written = match global.output {
+    super::print(|out| match global.output {
         OutputFormat::Text => out.write_all(render_text(&rows).as_bytes()),
-        format => ui::write_data(&mut out, format, &rows),
-    };
-    if let Err(e) = written.and_then(|_| out.flush())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        eprintln!("error: cannot write output: {e}");
-        return exit::FAILED;
-    }
-    exit::OK
+        format => ui::write_data(out, format, &rows),
+    })
 }
 
 fn render_text(rows: &[Assessed<'_>]) -> String {

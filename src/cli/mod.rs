@@ -154,6 +154,22 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Writes a result to stdout through one buffer (pretty JSON would otherwise cost a write
+/// call per line); a closed pipe (`| head`) is not an error.
+pub fn print(f: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> u8 {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    match f(&mut out).and_then(|_| out.flush()) {
+        Ok(()) => exit::OK,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
+        Err(e) => {
+            eprintln!("error: cannot write output: {e}");
+            exit::FAILED
+        }
+    }
+}
+
 /// Prints an error about the command line or input and returns the bad-input exit code.
 pub fn bad_input(message: &str) -> u8 {
     eprintln!("error: {message}");

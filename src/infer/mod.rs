@@ -339,8 +339,11 @@ pub fn resolve(objects: &[Object]) -> Resolved {
         config_data: HashMap::new(),
         out: Resolved::default(),
     };
-    for (from, obj) in objects.iter().enumerate() {
-        for dep in dependencies(obj) {
+    // Reading references is per object and the costly part (DNS names in every string);
+    // resolving them against the index is cheap and sequential.
+    let all = crate::par::par_map(objects, dependencies);
+    for (from, deps) in all.into_iter().enumerate() {
+        for dep in deps {
             if !r.dependency(from, &dep, false) && dep.report_external {
                 r.external(from, &dep);
             }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{Object, Source};
+use crate::par::par_map;
 
 pub use parse::parse_file;
 pub(crate) use parse::yaml_options;
@@ -48,37 +49,41 @@ pub struct Loaded {
     pub files: usize,
 }
 
-/// Reads all input, parses it, and checks for duplicate objects.
+/// Reads all input, parses it, and checks for duplicate objects. Files are read and parsed
+/// on all cores.
 pub fn load(input: &Input) -> Loaded {
-    let (files, mut diagnostics) = read_input(input);
-    let mut loaded = parse_files(&files);
-    diagnostics.append(&mut loaded.diagnostics);
-    loaded.diagnostics = diagnostics;
-    loaded.files = files.len();
+    let mut loaded = match input {
+        Input::Paths(paths) => {
+            let (list, mut diagnostics) = walk_paths(paths);
+            let results = par_map(&list, |path| match read_file(path) {
+                Ok(file) => parse_file(&file),
+                Err(d) => (Vec::new(), vec![d]),
+            });
+            let mut loaded = collect(results);
+            diagnostics.append(&mut loaded.diagnostics);
+            loaded.diagnostics = diagnostics;
+            loaded.files = list.len();
+            loaded
+        }
+        _ => {
+            let (files, mut diagnostics) = read_input(input);
+            let mut loaded = parse_files(&files);
+            diagnostics.append(&mut loaded.diagnostics);
+            loaded.diagnostics = diagnostics;
+            loaded.files = files.len();
+            loaded
+        }
+    };
     check_duplicates(&loaded.objects, &mut loaded.diagnostics);
     loaded
 }
 
 /// Parses already-read files, in parallel, keeping input order.
 pub fn parse_files(files: &[InputFile]) -> Loaded {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(files.len().max(1));
-    let chunk = files.len().div_ceil(threads.max(1)).max(1);
-    let results: Vec<(Vec<Object>, Vec<Diagnostic>)> = if threads <= 1 || files.len() < 8 {
-        files.iter().map(parse_file).collect()
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = files
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || part.iter().map(parse_file).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect()
-        })
-    };
+    collect(par_map(files, parse_file))
+}
+
+fn collect(results: Vec<(Vec<Object>, Vec<Diagnostic>)>) -> Loaded {
     let mut loaded = Loaded::default();
     for (mut objects, mut diags) in results {
         loaded.objects.append(&mut objects);
@@ -113,8 +118,13 @@ pub fn read_input(input: &Input) -> (Vec<InputFile>, Vec<Diagnostic>) {
             }
         }
         Input::Paths(paths) => {
-            for path in paths {
-                read_path(path, true, &mut files, &mut diags);
+            let (list, mut walked) = walk_paths(paths);
+            diags.append(&mut walked);
+            for result in par_map(&list, |p| read_file(p)) {
+                match result {
+                    Ok(file) => files.push(file),
+                    Err(d) => diags.push(d),
+                }
             }
         }
         Input::Git {
@@ -142,7 +152,18 @@ fn looks_like_json(text: &str) -> bool {
     text.trim_start().starts_with('{')
 }
 
-fn read_path(path: &Path, explicit: bool, files: &mut Vec<InputFile>, diags: &mut Vec<Diagnostic>) {
+/// The files to read under `paths`, in order: directories recursively and sorted, manifest
+/// names only; a file named explicitly whatever its name.
+fn walk_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<Diagnostic>) {
+    let mut list = Vec::new();
+    let mut diags = Vec::new();
+    for path in paths {
+        walk(path, true, &mut list, &mut diags);
+    }
+    (list, diags)
+}
+
+fn walk(path: &Path, explicit: bool, list: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
     let display = path.display().to_string();
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
@@ -166,31 +187,28 @@ fn read_path(path: &Path, explicit: bool, files: &mut Vec<InputFile>, diags: &mu
                 continue; // .git and editor droppings
             }
             if entry.is_dir() || is_manifest_name(name) {
-                read_path(&entry, false, files, diags);
+                walk(&entry, false, list, diags);
             }
         }
-        return;
+    } else if explicit || is_manifest_name(&display) {
+        list.push(path.to_path_buf());
     }
-    if !explicit && !is_manifest_name(&display) {
-        return;
-    }
-    match std::fs::read(path) {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => {
-                let json = display.ends_with(".json")
-                    || (!display.ends_with(".yaml")
-                        && !display.ends_with(".yml")
-                        && looks_like_json(&text));
-                files.push(InputFile {
-                    display: display.into(),
-                    text,
-                    json,
-                });
-            }
-            Err(_) => diags.push(unreadable(&display, format!("{display} is not UTF-8 text"))),
-        },
-        Err(e) => diags.push(unreadable(&display, format!("cannot read {display}: {e}"))),
-    }
+}
+
+/// Reads one file as UTF-8 text.
+fn read_file(path: &Path) -> Result<InputFile, Diagnostic> {
+    let display = path.display().to_string();
+    let bytes = std::fs::read(path)
+        .map_err(|e| unreadable(&display, format!("cannot read {display}: {e}")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| unreadable(&display, format!("{display} is not UTF-8 text")))?;
+    let json = display.ends_with(".json")
+        || (!display.ends_with(".yaml") && !display.ends_with(".yml") && looks_like_json(&text));
+    Ok(InputFile {
+        display: display.into(),
+        text,
+        json,
+    })
 }
 
 /// Reports every object defined more than once, naming both places.
