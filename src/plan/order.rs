@@ -256,21 +256,25 @@ mod tests {
 
     #[test]
     fn ties_break_by_namespace_then_group_then_kind() {
-        let got = planned(objects(&[
+        let objs = objects(&[
             ("Secret", "s", "b", "", ""),
             ("Secret", "s", "a", "", ""),
             ("Zeta", "x", "ns", "", ""),
             ("Alpha", "x", "ns", "", ""),
-        ]));
-        assert_eq!(
-            got,
-            [
-                "Sync 0 Secret/s",
-                "Sync 0 Secret/s",
-                "Sync 0 Alpha/x",
-                "Sync 0 Zeta/x"
-            ]
+        ]);
+        let plan = Plan::build(
+            Loaded {
+                objects: objs,
+                diagnostics: vec![],
+                files: 1,
+            },
+            PlanOptions::default(),
         );
+        let got: Vec<String> = plan.steps[0]
+            .tasks()
+            .map(|t| plan.objects[t.object].display_name())
+            .collect();
+        assert_eq!(got, ["Secret/a/s", "Secret/b/s", "Alpha/ns/x", "Zeta/ns/x"]);
     }
 
     #[test]
