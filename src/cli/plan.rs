@@ -50,6 +50,11 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs) -> u8 {
     }
     if global.output == OutputFormat::Text {
         ui::print_diagnostics(&plan.diagnostics);
+        if plan.objects.is_empty() {
+            // As kubectl: say so on stderr, print nothing, succeed.
+            eprintln!("No resources found.");
+            return exit::OK;
+        }
     }
     let printed = super::print(|out| match global.output {
         OutputFormat::Text => out.write_all(render_text(&plan).as_bytes()),

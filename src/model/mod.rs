@@ -40,8 +40,13 @@ impl Source {
 }
 
 impl fmt::Display for Source {
+    /// `path:line`, or just `path` when there is no line (an unreadable file).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.path, self.line)
+        if self.line == 0 {
+            write!(f, "{}", self.path)
+        } else {
+            write!(f, "{}:{}", self.path, self.line)
+        }
     }
 }
 
