@@ -205,3 +205,21 @@ fn unknown_revision_is_bad_input() {
     assert!(stdout.is_empty());
     assert!(stderr.contains("no-such-rev"), "{stderr}");
 }
+
+#[test]
+fn empty_input_says_so_like_kubectl() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("only-comments.yaml"),
+        "# nothing here\n---\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&["plan", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(stdout.is_empty(), "{stdout}");
+    assert_eq!(stderr.trim(), "No resources found.");
+    let (code, stdout, _) = run(&["plan", "-o", "json", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let plan: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(plan["steps"], serde_json::json!([]));
+}
