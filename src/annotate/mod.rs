@@ -17,7 +17,7 @@ pub mod report;
 pub mod write;
 
 use crate::diagnostics::Severity;
-use crate::infer::{self, Resolved};
+use crate::infer::Resolved;
 use crate::manifest::{self, Input, InputFile, Loaded};
 use crate::model::{Object, Phase};
 use crate::plan::{Plan, PlanOptions};
@@ -171,7 +171,8 @@ pub fn run_files(
     if plan.has_input_errors() {
         return Err(Failure::BadInput(Box::new(plan)));
     }
-    let resolved = infer::resolve(&plan.objects);
+    // Plan::build resolved the graph for lint already.
+    let resolved = plan.graph.clone();
     let analysis = match analyze(&plan.objects, &resolved, options) {
         Ok(a) => a,
         Err(cycles) => {

@@ -42,7 +42,7 @@ pub struct External {
 }
 
 /// Every dependency of every object, resolved against the input.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Resolved {
     pub edges: Vec<Edge>,
     pub external: Vec<External>,

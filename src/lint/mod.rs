@@ -12,9 +12,8 @@ use crate::plan::Plan;
 /// Runs every rule.
 pub fn run(plan: &Plan) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let resolved = infer::resolve(&plan.objects);
-    ordering(plan, &resolved, &mut out);
-    out.extend(infer::gaps::unneeded_waves(plan, &resolved));
+    ordering(plan, &plan.graph, &mut out);
+    out.extend(infer::gaps::unneeded_waves(plan, &plan.graph));
     hook_jobs(plan, &mut out);
     custom_resources_without_health(plan, &mut out);
     out

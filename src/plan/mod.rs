@@ -59,6 +59,8 @@ pub struct Plan {
     pub sync_fail: Vec<Task>,
     pub skipped: Vec<Skipped>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Every dependency between the objects, resolved once for lint and for `annotate`.
+    pub graph: crate::infer::Resolved,
 }
 
 impl Plan {
@@ -139,7 +141,9 @@ impl Plan {
             sync_fail,
             skipped,
             diagnostics,
+            graph: crate::infer::Resolved::default(),
         };
+        plan.graph = crate::infer::resolve(&plan.objects);
         let mut found = lint::run(&plan);
         plan.diagnostics.append(&mut found);
         plan.diagnostics.sort_by(|a, b| {
