@@ -158,17 +158,16 @@ impl HealthConfig {
             if group_kind == "all" {
                 group_kind = "*/*".to_string();
             }
+            // The `health` and `useOpenLibs` keys of one group/kind fill the same entry.
+            let empty = || CustomHealthCheck {
+                group_kind: group_kind.clone(),
+                key: k.to_string(),
+                script: Arc::from(""),
+                use_open_libs: false,
+            };
             match *kind_of_customization {
                 "health" => {
-                    let entry =
-                        entries
-                            .entry(group_kind.clone())
-                            .or_insert_with(|| CustomHealthCheck {
-                                group_kind: group_kind.clone(),
-                                key: k.to_string(),
-                                script: Arc::from(""),
-                                use_open_libs: false,
-                            });
+                    let entry = entries.entry(group_kind.clone()).or_insert_with(empty);
                     entry.key = k.to_string();
                     entry.script = Arc::from(v);
                 }
@@ -179,12 +178,7 @@ impl HealthConfig {
                     })?;
                     entries
                         .entry(group_kind.clone())
-                        .or_insert_with(|| CustomHealthCheck {
-                            group_kind: group_kind.clone(),
-                            key: k.to_string(),
-                            script: Arc::from(""),
-                            use_open_libs: false,
-                        })
+                        .or_insert_with(empty)
                         .use_open_libs = b;
                 }
                 "actions" | "ignoreDifferences" | "ignoreResourceUpdates" | "knownTypeFields" => {}
