@@ -4,10 +4,9 @@ use std::io::{Read, Write};
 
 use clap::{ArgGroup, Args};
 
-use super::{GlobalArgs, InputArgs, exit};
+use super::{CommandError, CommandResult, ErrorKind, GlobalArgs, InputArgs, exit, report_error};
 use crate::annotate::graph::GraphFormat;
 use crate::annotate::{self, Annotated, Failure, Options, explain, report, write};
-use crate::diagnostics::Severity;
 use crate::manifest::Input;
 use crate::ui::{self, OutputFormat};
 
@@ -50,7 +49,7 @@ pub struct AnnotateArgs {
     pub krm: bool,
 }
 
-pub fn run(args: &AnnotateArgs, global: &GlobalArgs) -> u8 {
+pub fn run(args: &AnnotateArgs, global: &GlobalArgs) -> CommandResult {
     let options = Options {
         rewrite: args.rewrite,
         lenient: args.lenient,
@@ -58,29 +57,16 @@ pub fn run(args: &AnnotateArgs, global: &GlobalArgs) -> u8 {
     if args.krm {
         return krm(args, options);
     }
-    let input = match args.input.input() {
-        Ok(i) => i,
-        Err(e) => return super::bad_input(&e),
-    };
+    let input = args.input.input()?;
     if args.write && !matches!(input, Input::Paths(_)) {
-        return super::bad_input(
+        return Err(CommandError::bad_input(
             "--write edits files in place: give files or directories, not stdin or --revision (--stdout prints the annotated manifests instead)",
-        );
+        ));
     }
     let a = match annotate::run(&input, options) {
         Ok(a) => a,
         Err(Failure::BadInput(plan)) => {
-            ui::print_diagnostics(&plan.diagnostics);
-            let errors = plan
-                .diagnostics
-                .iter()
-                .filter(|d| d.severity == Severity::Error)
-                .count();
-            eprintln!(
-                "error: {errors} problem{} in the input; nothing annotated",
-                if errors == 1 { "" } else { "s" }
-            );
-            return exit::BAD_INPUT;
+            return Err(super::rejected_input(&plan.diagnostics, "annotated"));
         }
         Err(Failure::Cycles {
             plan,
@@ -89,15 +75,14 @@ pub fn run(args: &AnnotateArgs, global: &GlobalArgs) -> u8 {
         }) => {
             ui::print_diagnostics(&plan.diagnostics);
             for c in &cycles {
-                eprintln!(
-                    "error: dependency cycle: no order of waves satisfies these references:\n{}",
+                report_error(format_args!(
+                    "dependency cycle: no order of waves satisfies these references:\n{}",
                     report::render_cycle(&plan.objects, &resolved, c).trim_end()
-                );
+                ));
             }
-            eprintln!(
-                "error: remove one of the references, or order these objects by hand (a hook phase or explicit waves)"
-            );
-            return exit::BAD_INPUT;
+            return Err(CommandError::bad_input(
+                "remove one of the references, or order these objects by hand (a hook phase or explicit waves)",
+            ));
         }
     };
     let json = global.output != OutputFormat::Text;
@@ -105,53 +90,48 @@ pub fn run(args: &AnnotateArgs, global: &GlobalArgs) -> u8 {
         ui::print_diagnostics(&a.proposed.diagnostics);
     }
     if let Some(query) = &args.explain {
-        let index = match annotate::find_object(a.objects(), query) {
-            Ok(i) => i,
-            Err(e) => return super::bad_input(&e),
-        };
+        let index = annotate::find_object(a.objects(), query).map_err(CommandError::bad_input)?;
         let x = explain::explain(a.objects(), &a.resolved, &a.analysis, index);
-        return super::print(|out| match global.output {
+        super::print(|out| match global.output {
             OutputFormat::Text => out.write_all(explain::render(&x).as_bytes()),
             format => ui::write_data(out, format, &x),
-        });
+        })?;
+        return Ok(exit::OK);
     }
     if let Some(format) = args.graph {
         let text = annotate::graph::render(format, a.objects(), &a.resolved, &a.analysis);
-        return super::print(|out| out.write_all(text.as_bytes()));
+        super::print(|out| out.write_all(text.as_bytes()))?;
+        return Ok(exit::OK);
     }
     let edits = write::planned_edits(a.objects(), &a.analysis);
     if args.stdout {
-        return match write::annotated_stream(&a.files, &edits) {
-            Ok(text) => super::print(|out| out.write_all(text.as_bytes())),
-            Err((path, e)) => {
-                eprintln!("error: {path}: cannot annotate safely: {e}; nothing printed");
-                exit::FAILED
-            }
-        };
+        let text = write::annotated_stream(&a.files, &edits).map_err(|(path, e)| {
+            CommandError::failed(format!(
+                "{path}: cannot annotate safely: {e}; nothing printed"
+            ))
+        })?;
+        super::print(|out| out.write_all(text.as_bytes()))?;
+        return Ok(exit::OK);
     }
     if args.write {
         return write_files(args, global, &a, &edits);
     }
-    let code = super::print(|out| summary(out, global.output, &a));
-    if code != exit::OK {
-        return code;
-    }
+    super::print(|out| summary(out, global.output, &a))?;
     if args.check {
         let changes = a.analysis.changes().count();
         if changes > 0 || a.has_ordering_errors() {
-            eprintln!(
-                "error: the waves are not what the dependencies need: {changes} change{} proposed{}",
+            return Err(CommandError::failed(format!(
+                "the waves are not what the dependencies need: {changes} change{} proposed{}",
                 if changes == 1 { "" } else { "s" },
                 if a.has_ordering_errors() {
                     ", and a dependency is broken (see the errors above)"
                 } else {
                     ""
                 }
-            );
-            return exit::FAILED;
+            )));
         }
     }
-    exit::OK
+    Ok(exit::OK)
 }
 
 /// The table or the JSON/YAML document.
@@ -167,7 +147,7 @@ fn write_files(
     global: &GlobalArgs,
     a: &Annotated,
     edits: &[write::FileEdits],
-) -> u8 {
+) -> CommandResult {
     if !args.allow_dirty {
         let paths: Vec<&std::path::Path> = edits
             .iter()
@@ -176,15 +156,18 @@ fn write_files(
         let dirty = annotate::git::uncommitted(&paths);
         if !dirty.is_empty() {
             for (path, why) in &dirty {
-                eprintln!("error: {path} {why}");
+                report_error(format_args!("{path} {why}"));
             }
-            eprintln!(
-                "error: --write edits only files committed as they are, so that `git diff` shows the edit and `git checkout` undoes it; commit or stash first, or pass --allow-dirty"
-            );
-            return exit::BAD_INPUT;
+            return Err(CommandError::bad_input(
+                "--write edits only files committed as they are, so that `git diff` shows the edit and `git checkout` undoes it; commit or stash first, or pass --allow-dirty",
+            ));
         }
     }
-    let code = super::print(|out| summary(out, global.output, a));
+    // Said right away, before the files are edited: they are edited all the same.
+    let printed = super::print(|out| summary(out, global.output, a)).map_err(|e| {
+        report_error(&e);
+        CommandError::reported(e.kind)
+    });
     let written = write::write_files(edits);
     let mut failed = 0;
     let mut changed = 0;
@@ -194,7 +177,7 @@ fn write_files(
             Ok(false) => {}
             Err(e) => {
                 failed += 1;
-                eprintln!("error: {}: not edited: {e}", w.path);
+                report_error(format_args!("{}: not edited: {e}", w.path));
             }
         }
     }
@@ -207,24 +190,32 @@ fn write_files(
             String::new()
         }
     );
-    if failed > 0 { exit::FAILED } else { code }
+    if failed > 0 {
+        // Each file that could not be edited was named above.
+        return Err(CommandError::reported(ErrorKind::Failed));
+    }
+    printed.map(|()| exit::OK)
 }
 
-fn krm(args: &AnnotateArgs, options: Options) -> u8 {
+fn krm(args: &AnnotateArgs, options: Options) -> CommandResult {
     if !args.input.paths.is_empty()
         || !args.input.filenames.is_empty()
         || args.input.revision.is_some()
     {
-        return super::bad_input("--krm reads a ResourceList from stdin; give no paths");
+        return Err(CommandError::bad_input(
+            "--krm reads a ResourceList from stdin; give no paths",
+        ));
     }
     let mut text = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-        return super::bad_input(&format!("cannot read stdin: {e}"));
-    }
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| CommandError::bad_input(format!("cannot read stdin: {e}")))?;
     let output = annotate::krm::run(&text, options);
-    if let Some(e) = &output.error {
-        eprintln!("error: {e}");
+    super::print(|out| out.write_all(output.text.as_bytes()))?;
+    match (output.error, output.exit) {
+        (_, exit::OK) => Ok(exit::OK),
+        (Some(e), _) => Err(CommandError::failed(e)),
+        // The reasons are in the ResourceList's results.
+        (None, _) => Err(CommandError::reported(ErrorKind::Failed)),
     }
-    let code = super::print(|out| out.write_all(output.text.as_bytes()));
-    if code != exit::OK { code } else { output.exit }
 }

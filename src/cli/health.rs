@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use super::{GlobalArgs, InputArgs, exit};
+use super::{CommandError, CommandResult, ErrorKind, GlobalArgs, InputArgs, exit, report_warning};
 use crate::diagnostics::{Code, Severity};
 use crate::health::{self, Health, HealthConfig, HealthError, HealthRule};
 use crate::manifest;
@@ -39,27 +39,21 @@ struct Assessed<'a> {
     error: Option<HealthError>,
 }
 
-pub fn run(args: &HealthArgs, global: &GlobalArgs) -> u8 {
+pub fn run(args: &HealthArgs, global: &GlobalArgs) -> CommandResult {
     let config = match &args.health_config {
         None => HealthConfig::default(),
         Some(path) => {
-            let text = match std::fs::read_to_string(path) {
-                Ok(t) => t,
-                Err(e) => return super::bad_input(&format!("{}: {e}", path.display())),
+            let bad = |e: &dyn std::fmt::Display| {
+                CommandError::bad_input(format!("{}: {e}", path.display()))
             };
-            match HealthConfig::from_argocd_cm_yaml(&text) {
-                Ok(c) => c,
-                Err(e) => return super::bad_input(&format!("{}: {e}", path.display())),
-            }
+            let text = std::fs::read_to_string(path).map_err(|e| bad(&e))?;
+            HealthConfig::from_argocd_cm_yaml(&text).map_err(|e| bad(&e))?
         }
     };
     for e in config.check_scripts() {
-        eprintln!("warning: {e}");
+        report_warning(e);
     }
-    let input = match args.input.input() {
-        Ok(i) => i,
-        Err(e) => return super::bad_input(&e),
-    };
+    let input = args.input.input()?;
     let loaded = manifest::load(&input);
     // Only unreadable input matters here; annotation lint is `plan`'s business.
     let unreadable: Vec<_> = loaded
@@ -76,7 +70,7 @@ pub fn run(args: &HealthArgs, global: &GlobalArgs) -> u8 {
         .collect();
     if !unreadable.is_empty() {
         ui::print_diagnostics(&unreadable);
-        return exit::BAD_INPUT;
+        return Err(CommandError::reported(ErrorKind::BadInput));
     }
 
     let rows: Vec<Assessed<'_>> = loaded
@@ -112,7 +106,8 @@ pub fn run(args: &HealthArgs, global: &GlobalArgs) -> u8 {
     super::print(|out| match global.output {
         OutputFormat::Text => out.write_all(render_text(&rows).as_bytes()),
         format => ui::write_data(out, format, &rows),
-    })
+    })?;
+    Ok(exit::OK)
 }
 
 fn render_text(rows: &[Assessed<'_>]) -> String {

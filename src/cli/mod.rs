@@ -2,6 +2,7 @@
 //! One file per subcommand, each thin.
 
 mod annotate;
+mod error;
 mod health;
 mod not_yet;
 mod plan;
@@ -11,10 +12,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::diagnostics::{Diagnostic, Severity};
 use crate::manifest::Input;
-use crate::ui::OutputFormat;
+use crate::ui::{self, OutputFormat};
+pub use error::{CommandError, CommandResult, ErrorKind, report_error, report_warning};
 
-/// Exit codes shared by the subcommands (SPEC §7).
+/// Exit codes shared by the subcommands (SPEC §7); [`ErrorKind::exit_code`] maps errors to them.
 pub mod exit {
     pub const OK: u8 = 0;
     pub const FAILED: u8 = 1;
@@ -105,8 +108,12 @@ pub struct InputArgs {
 }
 
 impl InputArgs {
-    /// The input to load; an error message for contradictory flags.
-    pub fn input(&self) -> Result<Input, String> {
+    /// The input to load; a bad-input error for contradictory flags.
+    pub fn input(&self) -> Result<Input, CommandError> {
+        self.input_or_message().map_err(CommandError::bad_input)
+    }
+
+    fn input_or_message(&self) -> Result<Input, String> {
         let mut paths: Vec<PathBuf> = self.paths.iter().chain(&self.filenames).cloned().collect();
         if let Some(revision) = &self.revision {
             if !paths.is_empty() {
@@ -137,7 +144,7 @@ impl InputArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::ui::init_color(cli.global.no_color);
-    let code = match &cli.command {
+    let result = match &cli.command {
         Command::Plan(args) => plan::run(args, &cli.global),
         Command::Annotate(args) => annotate::run(args, &cli.global),
         Command::Sync(_) => not_yet::run("sync"),
@@ -148,30 +155,37 @@ pub fn main() -> ExitCode {
         Command::Completion { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "kubectl-waves", &mut std::io::stdout());
-            exit::OK
+            Ok(exit::OK)
         }
     };
-    ExitCode::from(code)
+    ExitCode::from(error::finish(result))
 }
 
 /// Writes a result to stdout through one buffer (pretty JSON would otherwise cost a write
 /// call per line); a closed pipe (`| head`) is not an error.
-pub fn print(f: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> u8 {
+pub fn print(
+    f: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), CommandError> {
     use std::io::Write;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     match f(&mut out).and_then(|_| out.flush()) {
-        Ok(()) => exit::OK,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
-        Err(e) => {
-            eprintln!("error: cannot write output: {e}");
-            exit::FAILED
-        }
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CommandError::failed(format!("cannot write output: {e}"))),
     }
 }
 
-/// Prints an error about the command line or input and returns the bad-input exit code.
-pub fn bad_input(message: &str) -> u8 {
-    eprintln!("error: {message}");
-    exit::BAD_INPUT
+/// Input with errors: prints its diagnostics and returns the error that ends the command,
+/// `N problems in the input; nothing <done>` (exit 2).
+pub fn rejected_input(diagnostics: &[Diagnostic], done: &str) -> CommandError {
+    ui::print_diagnostics(diagnostics);
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    CommandError::bad_input(format!(
+        "{errors} problem{} in the input; nothing {done}",
+        if errors == 1 { "" } else { "s" }
+    ))
 }

@@ -10,9 +10,8 @@ pub struct NotYetArgs {
     pub rest: Vec<String>,
 }
 
-pub fn run(name: &str) -> u8 {
-    eprintln!(
-        "error: `kubectl waves {name}` is not built yet; `kubectl waves plan` shows the order it will follow (see README, \"Not built yet\")"
-    );
-    super::exit::BAD_INPUT
+pub fn run(name: &str) -> super::CommandResult {
+    Err(super::CommandError::bad_input(format!(
+        "`kubectl waves {name}` is not built yet; `kubectl waves plan` shows the order it will follow (see README, \"Not built yet\")"
+    )))
 }

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::{GlobalArgs, InputArgs, exit};
+use super::{CommandError, CommandResult, ErrorKind, GlobalArgs, InputArgs, exit};
 use crate::manifest;
 use crate::plan::{Plan, PlanOptions, ResourceDocument};
 use crate::ui::{self, OutputFormat};
@@ -22,11 +22,8 @@ pub struct PlanArgs {
     pub strict: bool,
 }
 
-pub fn run(args: &PlanArgs, global: &GlobalArgs) -> u8 {
-    let input = match args.input.input() {
-        Ok(i) => i,
-        Err(e) => return super::bad_input(&e),
-    };
+pub fn run(args: &PlanArgs, global: &GlobalArgs) -> CommandResult {
+    let input = args.input.input()?;
     let loaded = manifest::load(&input);
     let plan = Plan::build(
         loaded,
@@ -36,41 +33,29 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs) -> u8 {
         },
     );
     if plan.has_input_errors() {
-        ui::print_diagnostics(&plan.diagnostics);
-        let errors = plan
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity == crate::diagnostics::Severity::Error)
-            .count();
-        eprintln!(
-            "error: {errors} problem{} in the input; nothing planned",
-            if errors == 1 { "" } else { "s" }
-        );
-        return exit::BAD_INPUT;
+        return Err(super::rejected_input(&plan.diagnostics, "planned"));
     }
     if global.output == OutputFormat::Text {
         ui::print_diagnostics(&plan.diagnostics);
         if plan.objects.is_empty() {
             // As kubectl: say so on stderr, print nothing, succeed.
             eprintln!("No resources found.");
-            return exit::OK;
+            return Ok(exit::OK);
         }
     }
-    let printed = super::print(|out| match global.output {
+    super::print(|out| match global.output {
         OutputFormat::Text => out.write_all(render_text(&plan).as_bytes()),
         format => ui::write_data(out, format, &plan.document()),
-    });
-    let code = if printed != exit::OK {
-        printed
-    } else if args.strict && plan.has_lint_errors() {
-        exit::LINT_ERRORS
-    } else {
-        exit::OK
-    };
+    })?;
+    let lint_errors = args.strict && plan.has_lint_errors();
     // Freeing 10,000 parsed objects one by one takes longer than the rest of the output; the
     // process ends right after this, so let the OS take the memory back.
     std::mem::forget(plan);
-    code
+    if lint_errors {
+        // The diagnostics above say what lint found.
+        return Err(CommandError::reported(ErrorKind::LintErrors));
+    }
+    Ok(exit::OK)
 }
 
 /// The human view: one table per step, then SyncFail hooks and skipped objects.
