@@ -5,6 +5,7 @@
 
 pub mod annotate;
 pub mod cli;
+pub mod cluster;
 pub mod diagnostics;
 pub mod edit;
 pub mod health;
@@ -14,4 +15,5 @@ pub mod manifest;
 pub mod model;
 mod par;
 pub mod plan;
+pub mod sync;
 pub mod ui;

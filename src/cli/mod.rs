@@ -6,6 +6,7 @@ mod error;
 mod health;
 mod not_yet;
 mod plan;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,8 +69,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Show the ordered steps, hooks, skipped objects and lint, offline.
     Plan(plan::PlanArgs),
-    /// Apply the plan to the cluster, wave by wave (not built yet).
-    Sync(not_yet::NotYetArgs),
+    /// Apply the plan to the cluster, wave by wave, waiting on health between steps.
+    Sync(sync::SyncArgs),
     /// Compare the manifests with the live objects, per wave (not built yet).
     Diff(not_yet::NotYetArgs),
     /// Infer dependencies from references and suggest (or write) sync waves.
@@ -147,7 +148,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Plan(args) => plan::run(args, &cli.global),
         Command::Annotate(args) => annotate::run(args, &cli.global),
-        Command::Sync(_) => not_yet::run("sync"),
+        Command::Sync(args) => sync::run(args, &cli.global),
         Command::Diff(_) => not_yet::run("diff"),
         Command::Gc(_) => not_yet::run("gc"),
         Command::Status(_) => not_yet::run("status"),

@@ -7,3 +7,4 @@ mod common;
 mod health;
 mod plan;
 mod support;
+mod sync;

@@ -1,0 +1,302 @@
+//! `kubectl waves sync`: apply the plan to the cluster, wave by wave, waiting on health.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, ValueEnum};
+
+use super::{CommandError, CommandResult, ErrorKind, GlobalArgs, InputArgs, exit};
+use crate::cluster::{Cluster, ConnectOptions};
+use crate::health::HealthConfig;
+use crate::manifest;
+use crate::model::annotations::parse_duration;
+use crate::plan::{Plan, PlanOptions};
+use crate::sync::{Event, Outcome, SyncOptions};
+use crate::ui::{self, OutputFormat, sync::Progress, sync::SyncRenderer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DryRun {
+    /// Ask the server to validate every object (admission, schema, conflicts); write nothing.
+    Server,
+    /// Offline: the same as `kubectl waves plan`.
+    Client,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  kubectl waves sync fixtures/shop                      # apply wave by wave, wait for health
+  kubectl waves sync deploy/ -n shop --create-namespace # objects without a namespace go to shop
+  kubectl waves sync deploy/ --dry-run=server           # validate against the cluster, change nothing
+  helm template ./chart | kubectl waves sync -f - -o json   # JSON events, one per line, for CI
+  kubectl waves sync deploy/ --timeout 10m --wave-timeout 2m
+  kubectl waves sync deploy/ --server-side=false        # Argo CD's default client-side apply
+
+Exit codes: 0 synced; 1 the sync failed (a Degraded object, a failed hook, a rejected apply or
+dry run, a deadline); 2 bad input, or the cluster unreachable or forbidden before any change;
+130 interrupted (Ctrl-C / SIGTERM; a second Ctrl-C exits at once).")]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Accept values Argo CD silently ignores (with a warning) and behave exactly as Argo CD.
+    #[arg(long)]
+    pub lenient: bool,
+    /// Server-side apply (default). `--server-side=false` uses client-side apply, Argo CD's default.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value_t = true, default_missing_value = "true", value_name = "BOOL")]
+    pub server_side: bool,
+    /// Fail on a field owned by another manager (naming it) instead of taking it over.
+    #[arg(long)]
+    pub no_force_conflicts: bool,
+    /// `server`: validate everything with the apiserver and change nothing; `client`: as `plan`.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "server", value_name = "MODE")]
+    pub dry_run: Option<DryRun>,
+    /// Wait for the last step to become healthy (default). `--wait=false` returns after its apply.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value_t = true, default_missing_value = "true", value_name = "BOOL")]
+    pub wait: bool,
+    /// Deadline for the whole sync (`0` for none).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_timeout)]
+    pub timeout: Duration,
+    /// Deadline for each step (default: none, only --timeout).
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    pub wave_timeout: Option<Duration>,
+    /// Create the destination namespace (-n) before its first user, as Argo CD's CreateNamespace=true.
+    #[arg(long)]
+    pub create_namespace: bool,
+    /// On Ctrl-C, leave running hooks in the cluster (listed) instead of deleting them.
+    #[arg(long)]
+    pub keep_running_hooks: bool,
+    /// An argocd-cm ConfigMap (YAML) with resource.customizations health checks in Lua.
+    #[arg(long, value_name = "FILE")]
+    pub health_config: Option<PathBuf>,
+    /// Do not read custom health checks from the cluster's argocd/argocd-cm.
+    #[arg(long)]
+    pub no_cluster_health_config: bool,
+    /// Objects of one kind group applied at once.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub concurrency: usize,
+    /// Prune objects no longer in the manifests (not built yet: exits 2).
+    #[arg(long)]
+    pub prune: bool,
+}
+
+/// A deadline flag; `0` (zero) means none.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(text)
+        .ok_or_else(|| format!("{text:?} is not a duration (e.g. 90s, 5m, 1h30m, or 0 for none)"))
+}
+
+pub fn run(args: &SyncArgs, global: &GlobalArgs) -> CommandResult {
+    if args.prune {
+        return Err(CommandError::bad_input(
+            "--prune is not built yet: the ApplySet inventory it needs comes next; nothing was changed",
+        )
+        .hint("see README, \"Not built yet\""));
+    }
+    let input = match args.input.input() {
+        Ok(i) => i,
+        Err(e) => return Err(e),
+    };
+    let plan = Plan::build(
+        manifest::load(&input),
+        PlanOptions {
+            lenient: args.lenient,
+            destination_namespace: global.namespace.clone(),
+        },
+    );
+    if plan.has_input_errors() {
+        return Err(super::rejected_input(&plan.diagnostics, "was changed"));
+    }
+    if args.dry_run == Some(DryRun::Client) {
+        super::print(|out| match global.output {
+            OutputFormat::Text => out.write_all(super::plan::render_text(&plan).as_bytes()),
+            format => ui::write_data(out, format, &plan.document()),
+        })?;
+        return Ok(exit::OK);
+    }
+    if global.output == OutputFormat::Yaml {
+        return Err(CommandError::bad_input(
+            "sync prints its events as JSON lines: use -o json, or the default text",
+        ));
+    }
+    ui::print_diagnostics(&plan.diagnostics);
+    if plan.steps.is_empty() && plan.sync_fail.is_empty() {
+        eprintln!("No resources found.");
+        return Ok(exit::OK);
+    }
+    let file_health = match &args.health_config {
+        None => None,
+        Some(path) => {
+            let read = std::fs::read_to_string(path)
+                .map_err(|e| e.to_string())
+                .and_then(|t| HealthConfig::from_argocd_cm_yaml(&t).map_err(|e| e.to_string()));
+            match read {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    return Err(CommandError::bad_input(format!("{}: {e}", path.display())));
+                }
+            }
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(CommandError::failed(format!(
+                "cannot start the async runtime: {e}"
+            )));
+        }
+    };
+    let code = runtime.block_on(sync_main(args, global, &plan, file_health));
+    // The process ends right after; do not wait for watch tasks to notice.
+    runtime.shutdown_background();
+    code
+}
+
+async fn sync_main(
+    args: &SyncArgs,
+    global: &GlobalArgs,
+    plan: &Plan,
+    file_health: Option<HealthConfig>,
+) -> CommandResult {
+    let connect = ConnectOptions {
+        kubeconfig: global.kubeconfig.clone(),
+        context: global.context.clone(),
+        namespace: global.namespace.clone(),
+    };
+    let cluster = match Cluster::connect(&connect).await {
+        Ok(c) => c,
+        Err(e) => return Err(cluster_error(&e)),
+    };
+    let mut renderer = SyncRenderer::new(Progress::detect(global.output == OutputFormat::Json));
+
+    let (health, health_source) = match file_health {
+        Some(c) => {
+            let source = args
+                .health_config
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            (c, Some(source))
+        }
+        None if args.no_cluster_health_config => (HealthConfig::new(), None),
+        None => match cluster.config_map_data("argocd", "argocd-cm").await {
+            Ok(Some(data)) => match HealthConfig::from_data(data) {
+                Ok(c) => (c, Some("the cluster's argocd/argocd-cm".to_string())),
+                Err(e) => {
+                    return Err(CommandError::bad_input(format!(
+                        "the cluster's argocd/argocd-cm: {e}"
+                    ))
+                    .hint("fix it, or pass --no-cluster-health-config"));
+                }
+            },
+            Ok(None) => (HealthConfig::new(), None),
+            Err(e) => return Err(cluster_error(&e)),
+        },
+    };
+    if let Some(source) = health_source {
+        renderer.event(&Event::HealthConfig {
+            source,
+            checks: health.checks().len(),
+        });
+    }
+    let options = SyncOptions {
+        server_side: args.server_side,
+        force_conflicts: !args.no_force_conflicts,
+        dry_run: args.dry_run == Some(DryRun::Server),
+        wait: args.wait,
+        timeout: Some(args.timeout).filter(|t| !t.is_zero()),
+        wave_timeout: args.wave_timeout.filter(|t| !t.is_zero()),
+        create_namespace: args.create_namespace,
+        keep_running_hooks: args.keep_running_hooks,
+        concurrency: args.concurrency.max(1),
+        health: Arc::new(health),
+        ..SyncOptions::default()
+    };
+
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        interrupted().await;
+        let _ = cancel_tx.send(true);
+        eprintln!("interrupted: stopping after the running applies (Ctrl-C again to exit at once)");
+        interrupted().await;
+        std::process::exit(exit::INTERRUPTED as i32);
+    });
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let engine = crate::sync::run(&cluster, plan, &options, tx, cancel_rx);
+    tokio::pin!(engine);
+    let result = loop {
+        tokio::select! {
+            Some(event) = rx.recv() => renderer.event(&event),
+            result = &mut engine => break result,
+        }
+    };
+    while let Ok(event) = rx.try_recv() {
+        renderer.event(&event);
+    }
+    let report = match result {
+        Ok(r) => r,
+        Err(crate::sync::SyncError::Cluster(e)) => return Err(cluster_error(&e)),
+        Err(e) => return Err(CommandError::bad_input(format!("{e}; nothing was changed"))),
+    };
+    if global.output == OutputFormat::Text {
+        let text = ui::sync::summary(
+            report.outcome,
+            &report.message,
+            if options.dry_run { &[] } else { &report.steps },
+            plan.steps.len(),
+            report.requests,
+            report.duration,
+        );
+        super::print(|out| out.write_all(text.as_bytes()))?;
+    }
+    match report.outcome {
+        Outcome::Succeeded => Ok(exit::OK),
+        Outcome::Failed => Err(CommandError::reported(ErrorKind::Failed)),
+        Outcome::Terminated => Err(CommandError::reported(ErrorKind::Interrupted)),
+    }
+}
+
+/// A cluster problem before any change: unreachable or forbidden (exit 2), with a hint.
+fn cluster_error(e: &crate::cluster::ClusterError) -> CommandError {
+    use crate::cluster::ClusterError;
+    match e {
+        ClusterError::Config(_) | ClusterError::Unreachable(_) => {
+            CommandError::cluster_unreachable(e.to_string()).hint(
+                "check --kubeconfig, --context and that the apiserver is up; nothing was changed",
+            )
+        }
+        _ if e.is_forbidden() => CommandError::cluster_forbidden(e.to_string())
+            .hint("the credentials may not do this; nothing was changed"),
+        _ => CommandError::bad_input(format!("{e}; nothing was changed")),
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,75 @@
+//! Discovery: which resource serves an `apiVersion` + `kind`, and whether it is namespaced.
+
+use std::collections::HashMap;
+
+use kube::Client;
+use kube::discovery::{ApiGroup, ApiResource, Discovery, Scope};
+
+use super::Result;
+
+/// A kind the cluster serves.
+#[derive(Debug, Clone)]
+pub struct ResolvedKind {
+    pub resource: ApiResource,
+    pub namespaced: bool,
+}
+
+/// Every (apiVersion, kind) the cluster serves.
+#[derive(Debug, Default)]
+pub struct Kinds {
+    by_version_kind: HashMap<(String, String), ResolvedKind>,
+}
+
+impl Kinds {
+    /// Full discovery: aggregated (two requests) where the server has it, else per group.
+    pub async fn discover(client: &Client) -> Result<Kinds> {
+        let discovery = match Discovery::new(client.clone()).run_aggregated().await {
+            Ok(d) => d,
+            Err(_) => Discovery::new(client.clone()).run().await?,
+        };
+        let mut kinds = Kinds::default();
+        for group in discovery.groups() {
+            kinds.add_group(group);
+        }
+        Ok(kinds)
+    }
+
+    /// Discovery of one group, e.g. after its CRD became Established.
+    pub async fn discover_group(client: &Client, group: &str) -> Result<Kinds> {
+        let mut kinds = Kinds::default();
+        let found = kube::discovery::group(client, group).await?;
+        kinds.add_group(&found);
+        Ok(kinds)
+    }
+
+    fn add_group(&mut self, group: &ApiGroup) {
+        for version in group.versions() {
+            for (resource, caps) in group.versioned_resources(version) {
+                // Subresources (`pods/log`) have no kind of their own to apply.
+                if resource.plural.contains('/') {
+                    continue;
+                }
+                let key = (resource.api_version.clone(), resource.kind.clone());
+                self.by_version_kind.insert(
+                    key,
+                    ResolvedKind {
+                        namespaced: caps.scope == Scope::Namespaced,
+                        resource,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Adds what `other` found, replacing older entries.
+    pub fn merge(&mut self, other: Kinds) {
+        self.by_version_kind.extend(other.by_version_kind);
+    }
+
+    /// The resource for `apiVersion`/`kind`.
+    pub fn resolve(&self, api_version: &str, kind: &str) -> Option<ResolvedKind> {
+        self.by_version_kind
+            .get(&(api_version.to_string(), kind.to_string()))
+            .cloned()
+    }
+}

@@ -1,0 +1,573 @@
+//! The only code that talks to the apiserver: a client from kubeconfig, discovery, server-side
+//! apply (and its dry run), client-side apply, replace, delete-and-wait, get, pod logs and
+//! events, and watches (`live`). `sync` (and later `diff`, `gc`, `status`) build on it and see
+//! objects as plain `serde_json::Value`s.
+
+pub mod kinds;
+pub mod live;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use kube::api::{
+    Api, DeleteParams, DynamicObject, ListParams, LogParams, Patch, PatchParams, PostParams,
+    PropagationPolicy,
+};
+use kube::client::ClientBuilder;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use serde_json::Value;
+
+pub use kinds::{Kinds, ResolvedKind};
+pub use live::{LiveKey, LiveStore};
+
+/// The field manager of every write.
+pub const FIELD_MANAGER: &str = "kubectl-waves";
+
+/// The annotation client-side apply keeps, as `kubectl apply` does.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// How to find the cluster: kubectl's flags.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    /// `-n`: overrides the context's namespace.
+    pub namespace: Option<String>,
+}
+
+/// An error from the cluster, with what the apiserver said.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClusterError {
+    /// The kubeconfig cannot be read or names nothing usable.
+    #[error("cannot load the kubeconfig: {0}")]
+    Config(String),
+    /// No answer from the apiserver (connection refused, TLS, timeout).
+    #[error("cannot reach the cluster: {0}")]
+    Unreachable(String),
+    /// The apiserver answered with an error status.
+    #[error("{message}")]
+    Api {
+        code: u16,
+        reason: String,
+        message: String,
+    },
+    /// A kind the cluster does not serve.
+    #[error(
+        "the cluster has no kind {kind} in {api_version} (is its CustomResourceDefinition installed?)"
+    )]
+    UnknownKind { api_version: String, kind: String },
+}
+
+impl ClusterError {
+    /// 404 from the apiserver.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ClusterError::Api { code: 404, .. })
+    }
+
+    /// 409 Conflict (e.g. a server-side apply conflict without force, an existing name).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, ClusterError::Api { code: 409, .. })
+    }
+
+    /// 401/403: the credentials may not do this.
+    pub fn is_forbidden(&self) -> bool {
+        matches!(
+            self,
+            ClusterError::Api {
+                code: 401 | 403,
+                ..
+            }
+        )
+    }
+}
+
+impl From<kube::Error> for ClusterError {
+    fn from(e: kube::Error) -> Self {
+        match e {
+            kube::Error::Api(status) => ClusterError::Api {
+                code: status.code,
+                reason: status.reason.clone(),
+                message: if status.message.is_empty() {
+                    format!("{} ({})", status.reason, status.code)
+                } else {
+                    status.message.clone()
+                },
+            },
+            other => ClusterError::Unreachable(other.to_string()),
+        }
+    }
+}
+
+pub type Result<T, E = ClusterError> = std::result::Result<T, E>;
+
+/// A connected cluster: a client, its default namespace, the kinds it serves, and a count of
+/// the HTTP requests sent (for the benchmark and `-v` output).
+#[derive(Clone)]
+pub struct Cluster {
+    client: Client,
+    /// `-n`, else the context's namespace, else `default`.
+    pub default_namespace: String,
+    requests: Arc<AtomicU64>,
+    kinds: Arc<tokio::sync::RwLock<Kinds>>,
+}
+
+impl Cluster {
+    /// Connects with kubectl's rules: `--kubeconfig`, else `KUBECONFIG`, else `~/.kube/config`,
+    /// else in-cluster; `--context`; `-n`. Discovery runs once here.
+    pub async fn connect(options: &ConnectOptions) -> Result<Cluster> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let kube_options = KubeConfigOptions {
+            context: options.context.clone(),
+            ..KubeConfigOptions::default()
+        };
+        let config = match &options.kubeconfig {
+            // `KUBECONFIG=a:b` names several files, merged as kubectl merges them (first wins).
+            Some(paths) => {
+                let mut merged: Option<Kubeconfig> = None;
+                for path in std::env::split_paths(paths) {
+                    let next = Kubeconfig::read_from(&path)
+                        .map_err(|e| ClusterError::Config(format!("{}: {e}", path.display())))?;
+                    merged = Some(match merged {
+                        None => next,
+                        Some(m) => m
+                            .merge(next)
+                            .map_err(|e| ClusterError::Config(e.to_string()))?,
+                    });
+                }
+                let kubeconfig = merged
+                    .ok_or_else(|| ClusterError::Config("--kubeconfig names no file".into()))?;
+                Config::from_custom_kubeconfig(kubeconfig, &kube_options)
+                    .await
+                    .map_err(|e| ClusterError::Config(format!("{}: {e}", paths.display())))?
+            }
+            None if options.context.is_some() => Config::from_kubeconfig(&kube_options)
+                .await
+                .map_err(|e| ClusterError::Config(e.to_string()))?,
+            None => Config::infer()
+                .await
+                .map_err(|e| ClusterError::Config(e.to_string()))?,
+        };
+        let default_namespace = options
+            .namespace
+            .clone()
+            .unwrap_or_else(|| config.default_namespace.clone());
+        let requests = Arc::new(AtomicU64::new(0));
+        let counter = requests.clone();
+        let client = ClientBuilder::try_from(config)
+            .map_err(|e| ClusterError::Config(e.to_string()))?
+            .with_layer(&tower::util::MapRequestLayer::new(
+                move |req: http::Request<kube::client::Body>| {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    req
+                },
+            ))
+            .build();
+        let kinds = Kinds::discover(&client).await?;
+        Ok(Cluster {
+            client,
+            default_namespace,
+            requests,
+            kinds: Arc::new(tokio::sync::RwLock::new(kinds)),
+        })
+    }
+
+    /// HTTP requests sent so far (watch connections count once each).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// The resource serving `apiVersion`/`kind`, if the cluster has it.
+    pub async fn resolve(&self, api_version: &str, kind: &str) -> Option<ResolvedKind> {
+        self.kinds.read().await.resolve(api_version, kind)
+    }
+
+    /// Reads discovery again for one group (after a CRD of this sync is Established).
+    pub async fn refresh_kinds(&self, group: &str) -> Result<()> {
+        let found = Kinds::discover_group(&self.client, group).await?;
+        self.kinds.write().await.merge(found);
+        Ok(())
+    }
+
+    fn api(&self, kind: &ResolvedKind, namespace: &str) -> Api<DynamicObject> {
+        if kind.namespaced {
+            Api::namespaced_with(self.client.clone(), namespace, &kind.resource)
+        } else {
+            Api::all_with(self.client.clone(), &kind.resource)
+        }
+    }
+
+    /// The live object, or `None` when it does not exist.
+    pub async fn get(
+        &self,
+        kind: &ResolvedKind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Value>> {
+        let found = self.api(kind, namespace).get_opt(name).await?;
+        Ok(found.map(to_value))
+    }
+
+    /// Server-side apply under [`FIELD_MANAGER`]; `force` takes fields other managers own,
+    /// `dry_run` asks the server what it would do.
+    pub async fn apply(
+        &self,
+        kind: &ResolvedKind,
+        namespace: &str,
+        object: &Value,
+        mode: ApplyMode,
+    ) -> Result<Value> {
+        let name = name_of(object);
+        let mut params = PatchParams::apply(FIELD_MANAGER);
+        params.force = mode.force_conflicts;
+        params.dry_run = mode.dry_run;
+        if !mode.validate {
+            params = params.validation_ignore();
+        }
+        let applied = self
+            .api(kind, namespace)
+            .patch(name, &params, &Patch::Apply(object))
+            .await?;
+        Ok(to_value(applied))
+    }
+
+    /// Client-side apply as `kubectl apply` without `--server-side`: create with the
+    /// last-applied annotation, else a three-way JSON merge patch (last applied → desired,
+    /// on top of live), keeping the annotation current.
+    pub async fn apply_client_side(
+        &self,
+        kind: &ResolvedKind,
+        namespace: &str,
+        object: &Value,
+        mode: ApplyMode,
+    ) -> Result<Value> {
+        let name = name_of(object);
+        let mut desired = object.clone();
+        let mut recorded = object.clone();
+        if let Some(meta) = recorded.get_mut("metadata").and_then(Value::as_object_mut)
+            && let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut)
+        {
+            annotations.remove(LAST_APPLIED);
+        }
+        let recorded_text = serde_json::to_string(&recorded).unwrap_or_default();
+        set_annotation(&mut desired, LAST_APPLIED, &recorded_text);
+        let api = self.api(kind, namespace);
+        let post = PostParams {
+            dry_run: mode.dry_run,
+            field_manager: Some(FIELD_MANAGER.to_string()),
+        };
+        match api.get_opt(name).await? {
+            None => {
+                let object: DynamicObject = serde_json::from_value(desired)
+                    .map_err(|e| ClusterError::Config(e.to_string()))?;
+                Ok(to_value(api.create(&post, &object).await?))
+            }
+            Some(live) => {
+                let live = to_value(live);
+                let previous = live
+                    .pointer("/metadata/annotations")
+                    .and_then(|a| a.get(LAST_APPLIED))
+                    .and_then(Value::as_str)
+                    .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                    .unwrap_or(Value::Null);
+                let patch = three_way_merge_patch(&previous, &desired);
+                let mut params = PatchParams {
+                    dry_run: mode.dry_run,
+                    field_manager: Some(FIELD_MANAGER.to_string()),
+                    ..PatchParams::default()
+                };
+                if !mode.validate {
+                    params = params.validation_ignore();
+                }
+                Ok(to_value(
+                    api.patch(name, &params, &Patch::Merge(&patch)).await?,
+                ))
+            }
+        }
+    }
+
+    /// `Replace=true`: create, or PUT over the live object (kubectl replace).
+    pub async fn replace(
+        &self,
+        kind: &ResolvedKind,
+        namespace: &str,
+        object: &Value,
+        dry_run: bool,
+    ) -> Result<Value> {
+        let name = name_of(object);
+        let api = self.api(kind, namespace);
+        let post = PostParams {
+            dry_run,
+            field_manager: Some(FIELD_MANAGER.to_string()),
+        };
+        let mut desired: DynamicObject = serde_json::from_value(object.clone())
+            .map_err(|e| ClusterError::Config(e.to_string()))?;
+        match api.get_opt(name).await? {
+            None => Ok(to_value(api.create(&post, &desired).await?)),
+            Some(live) => {
+                desired.metadata.resource_version = live.metadata.resource_version.clone();
+                Ok(to_value(api.replace(name, &post, &desired).await?))
+            }
+        }
+    }
+
+    /// Creates an object (a hook with a generated name).
+    pub async fn create(
+        &self,
+        kind: &ResolvedKind,
+        namespace: &str,
+        object: &Value,
+        dry_run: bool,
+    ) -> Result<Value> {
+        let post = PostParams {
+            dry_run,
+            field_manager: Some(FIELD_MANAGER.to_string()),
+        };
+        let object: DynamicObject = serde_json::from_value(object.clone())
+            .map_err(|e| ClusterError::Config(e.to_string()))?;
+        Ok(to_value(
+            self.api(kind, namespace).create(&post, &object).await?,
+        ))
+    }
+
+    /// Deletes an object; gone already is not an error. Returns whether it existed.
+    pub async fn delete(
+        &self,
+        kind: &ResolvedKind,
+        namespace: &str,
+        name: &str,
+        propagation: Propagation,
+    ) -> Result<bool> {
+        let params = DeleteParams {
+            propagation_policy: Some(match propagation {
+                Propagation::Foreground => PropagationPolicy::Foreground,
+                Propagation::Background => PropagationPolicy::Background,
+                Propagation::Orphan => PropagationPolicy::Orphan,
+            }),
+            ..DeleteParams::default()
+        };
+        match self.api(kind, namespace).delete(name, &params).await {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = ClusterError::from(e);
+                if e.is_not_found() { Ok(false) } else { Err(e) }
+            }
+        }
+    }
+
+    /// Waits until the object is gone, with a watch on its name (no polling).
+    pub async fn wait_gone(
+        &self,
+        kind: &ResolvedKind,
+        namespace: &str,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<bool> {
+        let api = self.api(kind, namespace);
+        let stream = kube::runtime::watcher::watch_object(api, name).boxed();
+        let wait = async {
+            let mut stream = stream;
+            while let Some(event) = stream.next().await {
+                match event {
+                    Ok(None) => return Ok(()),
+                    Ok(Some(_)) => continue,
+                    Err(e) => return Err(ClusterError::Unreachable(e.to_string())),
+                }
+            }
+            Err(ClusterError::Unreachable("watch ended".into()))
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(Ok(())) => Ok(true),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// The last `lines` lines of a pod's container log; `None` when the API has none.
+    pub async fn pod_logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        lines: i64,
+    ) -> Option<String> {
+        let api: Api<k8s_openapi::api::core::v1::Pod> =
+            Api::namespaced(self.client.clone(), namespace);
+        let params = LogParams {
+            container: Some(container.to_string()),
+            tail_lines: Some(lines),
+            ..LogParams::default()
+        };
+        api.logs(pod, &params)
+            .await
+            .ok()
+            .filter(|l| !l.trim().is_empty())
+    }
+
+    /// Recent events about an object, oldest first, as `reason: message` lines.
+    pub async fn events_for(
+        &self,
+        namespace: &str,
+        kind: &str,
+        name: &str,
+        limit: usize,
+    ) -> Vec<String> {
+        let api: Api<k8s_openapi::api::core::v1::Event> =
+            Api::namespaced(self.client.clone(), namespace);
+        let params = ListParams::default().fields(&format!(
+            "involvedObject.kind={kind},involvedObject.name={name}"
+        ));
+        let Ok(list) = api.list(&params).await else {
+            return Vec::new();
+        };
+        let mut events: Vec<_> = list.items;
+        events.sort_by(|a, b| {
+            let time = |e: &k8s_openapi::api::core::v1::Event| {
+                e.last_timestamp
+                    .as_ref()
+                    .map(|t| t.0.to_string())
+                    .or_else(|| e.event_time.as_ref().map(|t| t.0.to_string()))
+                    .unwrap_or_default()
+            };
+            time(a).cmp(&time(b))
+        });
+        let skip = events.len().saturating_sub(limit);
+        events
+            .into_iter()
+            .skip(skip)
+            .map(|e| {
+                format!(
+                    "{} {}: {}",
+                    e.type_.unwrap_or_default(),
+                    e.reason.unwrap_or_default(),
+                    e.message.unwrap_or_default().trim()
+                )
+            })
+            .collect()
+    }
+
+    /// The `data` of a ConfigMap: `Ok(None)` when it does not exist or cannot be read.
+    pub async fn config_map_data(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Vec<(String, String)>>> {
+        let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
+            Api::namespaced(self.client.clone(), namespace);
+        match api.get_opt(name).await {
+            Ok(found) => Ok(found.map(|cm| cm.data.unwrap_or_default().into_iter().collect())),
+            Err(e) => {
+                let e = ClusterError::from(e);
+                if e.is_forbidden() { Ok(None) } else { Err(e) }
+            }
+        }
+    }
+
+    /// Whether a Namespace exists.
+    pub async fn namespace_exists(&self, name: &str) -> Result<bool> {
+        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        Ok(api.get_opt(name).await?.is_some())
+    }
+
+    /// A watch of one kind in one namespace (or all), feeding `store`.
+    pub fn watch(
+        &self,
+        kind: &ResolvedKind,
+        namespace: Option<&str>,
+        store: LiveStore,
+    ) -> live::WatchHandle {
+        let api = match namespace {
+            Some(ns) if kind.namespaced => {
+                Api::namespaced_with(self.client.clone(), ns, &kind.resource)
+            }
+            _ => Api::all_with(self.client.clone(), &kind.resource),
+        };
+        live::spawn_watch(api, kind.clone(), store)
+    }
+}
+
+/// How an object is written.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyMode {
+    pub dry_run: bool,
+    pub force_conflicts: bool,
+    pub validate: bool,
+}
+
+/// Deletion propagation (`--prune-propagation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Propagation {
+    #[default]
+    Foreground,
+    Background,
+    Orphan,
+}
+
+fn name_of(object: &Value) -> &str {
+    object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+fn to_value(object: DynamicObject) -> Value {
+    serde_json::to_value(object).unwrap_or(Value::Null)
+}
+
+fn set_annotation(object: &mut Value, key: &str, value: &str) {
+    let Some(root) = object.as_object_mut() else {
+        return;
+    };
+    let meta = root
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Default::default()));
+    let Some(meta) = meta.as_object_mut() else {
+        return;
+    };
+    let annotations = meta
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Some(annotations) = annotations.as_object_mut() {
+        annotations.insert(key.to_string(), Value::String(value.to_string()));
+    }
+}
+
+/// A JSON merge patch that sets everything `desired` has and removes (null) what the previous
+/// apply set and `desired` no longer has; fields nobody applied are left to their owners.
+pub fn three_way_merge_patch(previous: &Value, desired: &Value) -> Value {
+    match (previous, desired) {
+        (Value::Object(prev), Value::Object(want)) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in want {
+                let p = prev.get(k).unwrap_or(&Value::Null);
+                out.insert(k.clone(), three_way_merge_patch(p, v));
+            }
+            for k in prev.keys() {
+                if !want.contains_key(k) {
+                    out.insert(k.clone(), Value::Null);
+                }
+            }
+            Value::Object(out)
+        }
+        (_, want) => want.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn three_way_patch_removes_only_previously_applied_fields() {
+        let previous = json!({"data": {"a": "1", "b": "2"}, "metadata": {"labels": {"x": "y"}}});
+        let desired = json!({"data": {"a": "3"}, "metadata": {}});
+        let patch = super::three_way_merge_patch(&previous, &desired);
+        assert_eq!(
+            patch,
+            json!({"data": {"a": "3", "b": null}, "metadata": {"labels": null}})
+        );
+    }
+}

@@ -1,0 +1,1329 @@
+//! The sync engine: walks the plan's steps against a cluster (SPEC §4, §5) and reports what
+//! happens as [`Event`]s. It never prints; `ui::sync` renders the events.
+//!
+//! A step: start the watches it needs (and wait for their first list, so nothing is missed),
+//! apply its kind groups one after another (the objects of a group concurrently), then judge
+//! every awaited object from the watched state ([`gate::judge`]) each time a watch reports a
+//! change, until all are done, one fails, a deadline passes, or the user interrupts. The next
+//! step starts at once: no fixed delay.
+
+pub mod events;
+pub mod gate;
+pub mod hooks;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+
+use crate::cluster::live::WatchHandle;
+use crate::cluster::{
+    ApplyMode, Cluster, ClusterError, LiveKey, LiveStore, Propagation, ResolvedKind,
+};
+use crate::health::{self, HealthConfig, HealthRule, HealthStatus};
+use crate::infer::refs::{Target, dependencies};
+use crate::model::{DeletePolicy, Object, Phase};
+use crate::plan::{Plan, Task};
+pub use events::{Action, DeleteReason, Event, Failure, ObjectInfo, Outcome, StepSummary};
+use gate::Verdict;
+
+/// How to sync (the flags of `kubectl waves sync`).
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    pub sync_id: String,
+    /// Server-side apply (default); `--server-side=false` is Argo CD's client-side apply.
+    pub server_side: bool,
+    /// Take fields other managers own (default), as Argo CD does with server-side apply.
+    pub force_conflicts: bool,
+    /// `--dry-run=server`: dry-run everything, write nothing.
+    pub dry_run: bool,
+    /// Health-gate the last step (default); `--wait=false` returns after its apply.
+    pub wait: bool,
+    /// Deadline of the whole sync.
+    pub timeout: Option<Duration>,
+    /// Deadline of each step.
+    pub wave_timeout: Option<Duration>,
+    /// `--create-namespace`: create the destination namespace before its first user.
+    pub create_namespace: bool,
+    /// `--keep-running-hooks`: an interrupted sync leaves running hooks alone.
+    pub keep_running_hooks: bool,
+    /// Objects of one kind group applied at once.
+    pub concurrency: usize,
+    pub health: Arc<HealthConfig>,
+    /// Lines of a failing pod's log to show.
+    pub log_lines: i64,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            sync_id: hooks::new_sync_id(),
+            server_side: true,
+            force_conflicts: true,
+            dry_run: false,
+            wait: true,
+            timeout: Some(Duration::from_secs(300)),
+            wave_timeout: None,
+            create_namespace: false,
+            keep_running_hooks: false,
+            concurrency: 16,
+            health: Arc::new(HealthConfig::new()),
+            log_lines: 20,
+        }
+    }
+}
+
+/// Errors before anything was changed (exit 2): the cluster cannot serve this plan.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("{source_}: {object}: {error}")]
+    Object {
+        source_: String,
+        object: String,
+        error: ClusterError,
+    },
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+}
+
+/// The result of a sync.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub outcome: Outcome,
+    pub message: String,
+    pub steps: Vec<StepSummary>,
+    pub failures: Vec<Failure>,
+    pub requests: u64,
+    pub duration: Duration,
+}
+
+/// One task made concrete: the object as it will be written.
+#[derive(Debug, Clone)]
+struct Unit {
+    object: usize,
+    hook: bool,
+    /// The body to write (namespace filled in; hooks: generated name and our labels).
+    body: Value,
+    namespace: String,
+    name: String,
+    kind: Option<ResolvedKind>,
+    key: LiveKey,
+    timeout: Option<Duration>,
+}
+
+/// A hook this sync wrote, and how it ended.
+#[derive(Debug, Clone)]
+struct RanHook {
+    unit: Unit,
+    finished: Option<bool>,
+}
+
+/// Runs the plan against the cluster. Errors are problems found before any change (exit 2);
+/// everything after the first write ends in a [`Report`].
+pub async fn run(
+    cluster: &Cluster,
+    plan: &Plan,
+    options: &SyncOptions,
+    events: mpsc::UnboundedSender<Event>,
+    cancel: watch::Receiver<bool>,
+) -> Result<Report, SyncError> {
+    let mut engine = Engine {
+        cluster,
+        plan,
+        options,
+        events,
+        cancel,
+        store: LiveStore::default(),
+        watches: HashMap::new(),
+        ran_hooks: Vec::new(),
+        started: Instant::now(),
+        steps: Vec::new(),
+        failures: Vec::new(),
+        last_health: HashMap::new(),
+        namespace_created: false,
+    };
+    engine.run().await
+}
+
+struct Engine<'a> {
+    cluster: &'a Cluster,
+    plan: &'a Plan,
+    options: &'a SyncOptions,
+    events: mpsc::UnboundedSender<Event>,
+    cancel: watch::Receiver<bool>,
+    store: LiveStore,
+    /// Watches by (apiVersion, kind, namespace or "" for all).
+    watches: HashMap<(String, String, String), WatchHandle>,
+    ran_hooks: Vec<RanHook>,
+    started: Instant,
+    steps: Vec<StepSummary>,
+    failures: Vec<Failure>,
+    last_health: HashMap<LiveKey, (HealthStatus, String)>,
+    namespace_created: bool,
+}
+
+/// How waiting for a step ended.
+enum Waited {
+    Done,
+    Failed,
+    Terminated,
+}
+
+impl<'a> Engine<'a> {
+    fn emit(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    fn cancelled(&self) -> bool {
+        *self.cancel.borrow()
+    }
+
+    fn info(&self, unit: &Unit) -> ObjectInfo {
+        let o = &self.plan.objects[unit.object];
+        ObjectInfo {
+            api_version: o.api_version.clone(),
+            kind: o.kind.clone(),
+            namespace: unit.namespace.clone(),
+            name: unit.name.clone(),
+            source: o.source.to_string(),
+        }
+    }
+
+    /// The namespace an object is written to: its own, else the default for namespaced kinds.
+    fn namespace_of(&self, o: &Object, kind: Option<&ResolvedKind>) -> String {
+        match kind {
+            Some(k) if !k.namespaced => String::new(),
+            _ if !o.namespace.is_empty() => o.namespace.clone(),
+            // A kind this sync's CRD defines: the CRD's scope decides.
+            None if crd_scope_is_cluster(self.plan, o) => String::new(),
+            _ => self.cluster.default_namespace.clone(),
+        }
+    }
+
+    async fn unit(&self, task: &Task) -> Unit {
+        let o = &self.plan.objects[task.object];
+        let kind = self.cluster.resolve(&o.api_version, &o.kind).await;
+        let namespace = self.namespace_of(o, kind.as_ref());
+        let hook = o.is_hook();
+        let name = if hook && o.generate_name {
+            hooks::generated_name(&o.name, &self.options.sync_id, task.phase)
+        } else {
+            o.name.clone()
+        };
+        let mut body = if hook {
+            hooks::hook_body(
+                &o.value,
+                &name,
+                o.generate_name,
+                &self.options.sync_id,
+                task.phase,
+                &hooks::hook_name_label(&o.name, o.generate_name),
+            )
+        } else {
+            o.value.clone()
+        };
+        if !namespace.is_empty()
+            && let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            meta.insert("namespace".into(), Value::String(namespace.clone()));
+        }
+        Unit {
+            object: task.object,
+            hook,
+            key: LiveKey::new(&o.group, &o.kind, &namespace, &name),
+            body,
+            namespace,
+            name,
+            kind,
+            timeout: o.annotations.timeout,
+        }
+    }
+
+    async fn run(&mut self) -> Result<Report, SyncError> {
+        let plan = self.plan;
+        let total_objects: usize = plan.steps.iter().map(|s| s.tasks().count()).sum();
+        self.emit(Event::SyncStarted {
+            sync_id: self.options.sync_id.clone(),
+            steps: plan.steps.len(),
+            objects: total_objects,
+            dry_run: self.options.dry_run,
+        });
+
+        let mut step_units = Vec::with_capacity(plan.steps.len());
+        for step in &plan.steps {
+            let mut groups = Vec::with_capacity(step.groups.len());
+            for group in &step.groups {
+                let mut units = Vec::with_capacity(group.tasks.len());
+                for task in &group.tasks {
+                    units.push(self.unit(task).await);
+                }
+                groups.push(units);
+            }
+            step_units.push(groups);
+        }
+        let mut sync_fail_units = Vec::new();
+        for task in &plan.sync_fail {
+            sync_fail_units.push(self.unit(task).await);
+        }
+        let all: Vec<&Unit> = step_units
+            .iter()
+            .flatten()
+            .flatten()
+            .chain(sync_fail_units.iter())
+            .collect();
+        self.check_kinds(&all)?;
+
+        // The dry run of SPEC §4: nothing is written before every object that can be checked
+        // by the server was.
+        let dry_failures = self.dry_run(&all).await?;
+        if !dry_failures.is_empty() {
+            let message = format!(
+                "the server-side dry run rejected {} object{}; nothing was changed",
+                dry_failures.len(),
+                if dry_failures.len() == 1 { "" } else { "s" }
+            );
+            for f in &dry_failures {
+                self.emit(Event::ObjectFailed {
+                    step: 0,
+                    failure: f.clone(),
+                });
+            }
+            self.failures = dry_failures;
+            return Ok(self.finish(Outcome::Failed, message));
+        }
+        if self.options.dry_run {
+            return Ok(self.finish(
+                Outcome::Succeeded,
+                "server-side dry run passed; nothing was changed (--dry-run=server)".into(),
+            ));
+        }
+
+        let steps_total = plan.steps.len();
+        let mut outcome = Outcome::Succeeded;
+        let mut message = String::new();
+        for (index, (step, groups)) in plan.steps.iter().zip(step_units.iter_mut()).enumerate() {
+            if self.cancelled() {
+                outcome = Outcome::Terminated;
+                break;
+            }
+            let number = index + 1;
+            let step_started = Instant::now();
+            let objects: usize = groups.iter().map(Vec::len).sum();
+            self.emit(Event::StepStarted {
+                step: number,
+                steps: steps_total,
+                phase: step.phase,
+                wave: step.wave,
+                objects,
+            });
+            let last = index + 1 == steps_total;
+            let result = self.run_step(number, groups, last).await;
+            let step_outcome = match result {
+                Waited::Done => Outcome::Succeeded,
+                Waited::Failed => Outcome::Failed,
+                Waited::Terminated => Outcome::Terminated,
+            };
+            let duration_ms = step_started.elapsed().as_millis() as u64;
+            self.emit(Event::StepFinished {
+                step: number,
+                outcome: step_outcome,
+                duration_ms,
+            });
+            self.steps.push(StepSummary {
+                step: number,
+                phase: step.phase,
+                wave: step.wave,
+                objects,
+                outcome: step_outcome,
+                duration_ms,
+            });
+            match step_outcome {
+                Outcome::Succeeded => {}
+                Outcome::Failed => {
+                    outcome = Outcome::Failed;
+                    message = format!(
+                        "{} {} wave {} failed",
+                        step_label(number, steps_total),
+                        step.phase,
+                        step.wave
+                    );
+                    break;
+                }
+                Outcome::Terminated => {
+                    outcome = Outcome::Terminated;
+                    break;
+                }
+            }
+        }
+
+        match outcome {
+            Outcome::Succeeded => {
+                self.delete_hooks_by_policy(DeletePolicy::HookSucceeded)
+                    .await;
+                message = format!(
+                    "synced {} step{}",
+                    steps_total,
+                    if steps_total == 1 { "" } else { "s" },
+                );
+            }
+            Outcome::Failed => {
+                if !sync_fail_units.is_empty() {
+                    self.run_sync_fail(&mut sync_fail_units).await;
+                }
+                self.delete_hooks_by_policy(DeletePolicy::HookFailed).await;
+            }
+            Outcome::Terminated => {
+                self.stop_running_hooks().await;
+                let done = self
+                    .steps
+                    .iter()
+                    .filter(|s| s.outcome == Outcome::Succeeded)
+                    .count();
+                message = format!(
+                    "interrupted: {done} of {steps_total} step{} completed; no SyncFail hooks run",
+                    if steps_total == 1 { "" } else { "s" }
+                );
+            }
+        }
+        Ok(self.finish(outcome, message))
+    }
+
+    fn finish(&mut self, outcome: Outcome, message: String) -> Report {
+        let report = Report {
+            outcome,
+            message: message.clone(),
+            steps: self.steps.clone(),
+            failures: self.failures.clone(),
+            requests: self.cluster.requests(),
+            duration: self.started.elapsed(),
+        };
+        self.emit(Event::SyncFinished {
+            outcome,
+            message,
+            duration_ms: report.duration.as_millis() as u64,
+            requests: report.requests,
+            steps: report.steps.clone(),
+            failures: report.failures.clone(),
+        });
+        // Stop the watches before the caller's runtime winds down.
+        self.watches.clear();
+        report
+    }
+
+    /// Every kind must be served by the cluster or defined by a CRD of this sync.
+    fn check_kinds(&self, units: &[&Unit]) -> Result<(), SyncError> {
+        let defined: HashSet<(String, String)> = self
+            .plan
+            .objects
+            .iter()
+            .filter_map(crate::infer::refs::crd_defines)
+            .collect();
+        for u in units {
+            let o = &self.plan.objects[u.object];
+            if u.kind.is_none() && !defined.contains(&(o.group.clone(), o.kind.clone())) {
+                return Err(SyncError::Object {
+                    source_: o.source.to_string(),
+                    object: o.display_name(),
+                    error: ClusterError::UnknownKind {
+                        api_version: o.api_version.clone(),
+                        kind: o.kind.clone(),
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Server-side dry run of every object whose namespace and kind exist already. Returns
+    /// the rejections; a cluster error (unreachable, forbidden) is an error.
+    async fn dry_run(&self, units: &[&Unit]) -> Result<Vec<Failure>, SyncError> {
+        let mut namespaces: BTreeSet<&str> = BTreeSet::new();
+        for u in units {
+            if !u.namespace.is_empty() {
+                namespaces.insert(&u.namespace);
+            }
+        }
+        let mut existing = HashSet::new();
+        for ns in namespaces {
+            if self.cluster.namespace_exists(ns).await? {
+                existing.insert(ns.to_string());
+            }
+        }
+        // Namespaces this sync creates; objects in any other missing namespace are dry-run
+        // anyway, so the server rejects them before anything is written.
+        let mut created: HashSet<&str> = self
+            .plan
+            .objects
+            .iter()
+            .filter(|o| o.kind == "Namespace" && o.group.is_empty())
+            .map(|o| o.name.as_str())
+            .collect();
+        if self.options.create_namespace {
+            created.insert(&self.cluster.default_namespace);
+        }
+        let checkable: Vec<&Unit> = units
+            .iter()
+            .copied()
+            .filter(|u| {
+                u.kind.is_some()
+                    && (u.namespace.is_empty()
+                        || existing.contains(&u.namespace)
+                        || !created.contains(u.namespace.as_str()))
+            })
+            .collect();
+        let deferred = units.len() - checkable.len();
+        let results: Vec<(usize, Result<Option<Action>, ClusterError>)> =
+            futures_util::stream::iter(
+                checkable
+                    .iter()
+                    .enumerate()
+                    .map(|(i, u)| async move { (i, self.dry_run_one(u).await) }),
+            )
+            .buffer_unordered(self.options.concurrency.max(1))
+            .collect()
+            .await;
+        let mut failures = Vec::new();
+        let mut results = results;
+        results.sort_by_key(|(i, _)| *i);
+        for (i, result) in results {
+            let u = checkable[i];
+            match result {
+                Ok(Some(action)) if self.options.dry_run => self.emit(Event::DryRunResult {
+                    object: self.info(u),
+                    action,
+                }),
+                Ok(_) => {}
+                Err(e) if e.is_forbidden() || matches!(e, ClusterError::Unreachable(_)) => {
+                    let o = &self.plan.objects[u.object];
+                    return Err(SyncError::Object {
+                        source_: o.source.to_string(),
+                        object: o.display_name(),
+                        error: e,
+                    });
+                }
+                Err(e) => failures.push(Failure {
+                    object: self.info(u),
+                    message: format!("server-side dry run: {e}"),
+                    pod: None,
+                    logs: Vec::new(),
+                    events: Vec::new(),
+                }),
+            }
+        }
+        if failures.is_empty() {
+            self.emit(Event::DryRunPassed {
+                objects: checkable.len(),
+                deferred,
+            });
+        }
+        Ok(failures)
+    }
+
+    /// `None` when the object is not dry-run (a hook that will be deleted and recreated).
+    async fn dry_run_one(&self, u: &Unit) -> Result<Option<Action>, ClusterError> {
+        let Some(kind) = &u.kind else { return Ok(None) };
+        let live = self.cluster.get(kind, &u.namespace, &u.name).await?;
+        let o = &self.plan.objects[u.object];
+        if u.hook
+            && live.is_some()
+            && o.annotations
+                .delete_policies
+                .contains(&DeletePolicy::BeforeHookCreation)
+        {
+            return Ok(None);
+        }
+        let result = self.write(u, kind, true).await?;
+        Ok(Some(action_of(
+            live.as_ref(),
+            &result,
+            o.annotations.sync_options.replace,
+        )))
+    }
+
+    /// Writes one object as its sync options say.
+    async fn write(
+        &self,
+        u: &Unit,
+        kind: &ResolvedKind,
+        dry_run: bool,
+    ) -> Result<Value, ClusterError> {
+        let o = &self.plan.objects[u.object];
+        let opts = &o.annotations.sync_options;
+        let mode = ApplyMode {
+            dry_run,
+            force_conflicts: self.options.force_conflicts,
+            validate: opts.validate,
+        };
+        if opts.replace {
+            return self
+                .cluster
+                .replace(kind, &u.namespace, &u.body, dry_run)
+                .await;
+        }
+        let server_side = opts.server_side_apply.unwrap_or(self.options.server_side);
+        let result = if server_side {
+            self.cluster.apply(kind, &u.namespace, &u.body, mode).await
+        } else {
+            self.cluster
+                .apply_client_side(kind, &u.namespace, &u.body, mode)
+                .await
+        };
+        match result {
+            // `Force=true`: an object that cannot be patched (an immutable field) is deleted
+            // and created again, as `kubectl apply --force`.
+            Err(ClusterError::Api { code: 422, .. }) if opts.force && !dry_run => {
+                self.cluster
+                    .delete(kind, &u.namespace, &u.name, Propagation::Foreground)
+                    .await?;
+                self.cluster
+                    .wait_gone(kind, &u.namespace, &u.name, Duration::from_secs(120))
+                    .await?;
+                self.cluster.apply(kind, &u.namespace, &u.body, mode).await
+            }
+            other => other,
+        }
+    }
+
+    /// Makes sure the watches `units` need are running and listed.
+    async fn ensure_watches(&mut self, units: &[&Unit]) -> Result<(), ClusterError> {
+        let mut wanted: Vec<(ResolvedKind, String)> = Vec::new();
+        for u in units {
+            let Some(kind) = &u.kind else { continue };
+            wanted.push((
+                kind.clone(),
+                if kind.namespaced {
+                    u.namespace.clone()
+                } else {
+                    String::new()
+                },
+            ));
+            if matches!(
+                kind.resource.kind.as_str(),
+                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job"
+            ) && let Some(pod) = self.cluster.resolve("v1", "Pod").await
+            {
+                wanted.push((pod, u.namespace.clone()));
+            }
+        }
+        let mut new = Vec::new();
+        for (kind, namespace) in wanted {
+            let key = (
+                kind.resource.api_version.clone(),
+                kind.resource.kind.clone(),
+                namespace.clone(),
+            );
+            if self.watches.contains_key(&key) {
+                continue;
+            }
+            let scope = (!namespace.is_empty()).then_some(namespace.as_str());
+            let handle = self.cluster.watch(&kind, scope, self.store.clone());
+            self.watches.insert(key.clone(), handle);
+            new.push(key);
+        }
+        for key in new {
+            if let Some(handle) = self.watches.get_mut(&key) {
+                tokio::select! {
+                    _ = handle.listed() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(30)) => {
+                        return Err(ClusterError::Unreachable(format!(
+                            "cannot list {} in {}: {}",
+                            key.1,
+                            if key.2.is_empty() { "the cluster" } else { &key.2 },
+                            self.store.watch_errors().join("; ")
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `--create-namespace`: the destination namespace, right before its first user.
+    async fn create_namespace_if_needed(
+        &mut self,
+        step: usize,
+        units: &[&Unit],
+    ) -> Result<(), ClusterError> {
+        if !self.options.create_namespace || self.namespace_created {
+            return Ok(());
+        }
+        let target = self.cluster.default_namespace.clone();
+        if !units.iter().any(|u| u.namespace == target) {
+            return Ok(());
+        }
+        self.namespace_created = true;
+        if self.cluster.namespace_exists(&target).await? {
+            return Ok(());
+        }
+        let Some(kind) = self.cluster.resolve("v1", "Namespace").await else {
+            return Ok(());
+        };
+        let body = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": target}});
+        let mode = ApplyMode {
+            dry_run: false,
+            force_conflicts: self.options.force_conflicts,
+            validate: true,
+        };
+        let applied = self.cluster.apply(&kind, "", &body, mode).await?;
+        self.store
+            .observe(LiveKey::new("", "Namespace", "", &target), applied);
+        self.emit(Event::Applied {
+            step,
+            object: ObjectInfo {
+                api_version: "v1".into(),
+                kind: "Namespace".into(),
+                namespace: String::new(),
+                name: target,
+                source: String::new(),
+            },
+            action: Action::Created,
+            hook: false,
+        });
+        Ok(())
+    }
+
+    /// Applies a step group by group, then waits for it.
+    async fn run_step(&mut self, step: usize, groups: &mut [Vec<Unit>], last: bool) -> Waited {
+        let step_started = Instant::now();
+        let flat: Vec<&Unit> = groups.iter().flatten().collect();
+        if let Err(e) = self.create_namespace_if_needed(step, &flat).await {
+            self.fail_plain(step, None, format!("cannot create the namespace: {e}"));
+            return Waited::Failed;
+        }
+        if let Err(e) = self.ensure_watches(&flat).await {
+            self.fail_plain(step, None, e.to_string());
+            return Waited::Failed;
+        }
+        for group in groups.iter_mut() {
+            // Kinds defined by a CRD applied earlier in this sync resolve now.
+            for u in group.iter_mut() {
+                if u.kind.is_none() {
+                    let o = &self.plan.objects[u.object];
+                    if let Err(e) = self.cluster.refresh_kinds(&o.group).await {
+                        self.fail_plain(step, Some(u.clone()), e.to_string());
+                        return Waited::Failed;
+                    }
+                    u.kind = self.cluster.resolve(&o.api_version, &o.kind).await;
+                }
+            }
+            let group_refs: Vec<&Unit> = group.iter().collect();
+            if let Err(e) = self.ensure_watches(&group_refs).await {
+                self.fail_plain(step, None, e.to_string());
+                return Waited::Failed;
+            }
+            if !self.apply_group(step, group).await {
+                return Waited::Failed;
+            }
+            // A CRD must be Established before a custom resource of it can be applied.
+            if group
+                .first()
+                .is_some_and(|u| self.plan.objects[u.object].kind == "CustomResourceDefinition")
+            {
+                let crds: Vec<Unit> = group.clone();
+                match self.wait_for(step, &crds, step_started).await {
+                    Waited::Done => {}
+                    other => return other,
+                }
+            }
+        }
+        let awaited: Vec<Unit> = groups
+            .iter()
+            .flatten()
+            .filter(|u| u.hook || !last || self.options.wait)
+            .cloned()
+            .collect();
+        self.wait_for(step, &awaited, step_started).await
+    }
+
+    /// Applies the objects of one kind group concurrently. False when one was rejected.
+    async fn apply_group(&mut self, step: usize, group: &[Unit]) -> bool {
+        let this = &*self;
+        let results: Vec<(usize, Result<(Value, Action), ClusterError>)> =
+            futures_util::stream::iter(
+                group
+                    .iter()
+                    .enumerate()
+                    .map(|(i, u)| async move { (i, this.apply_one(u).await) }),
+            )
+            .buffer_unordered(self.options.concurrency.max(1))
+            .collect()
+            .await;
+        let mut results = results;
+        results.sort_by_key(|(i, _)| *i);
+        let mut ok = true;
+        for (i, result) in results {
+            let u = &group[i];
+            match result {
+                Ok((value, action)) => {
+                    self.store.observe(u.key.clone(), value);
+                    if u.hook {
+                        self.ran_hooks.push(RanHook {
+                            unit: u.clone(),
+                            finished: None,
+                        });
+                    }
+                    self.emit(Event::Applied {
+                        step,
+                        object: self.info(u),
+                        action,
+                        hook: u.hook,
+                    });
+                }
+                Err(e) => {
+                    ok = false;
+                    self.fail_plain(step, Some(u.clone()), format!("apply rejected: {e}"));
+                }
+            }
+        }
+        ok
+    }
+
+    async fn apply_one(&self, u: &Unit) -> Result<(Value, Action), ClusterError> {
+        let Some(kind) = &u.kind else {
+            let o = &self.plan.objects[u.object];
+            return Err(ClusterError::UnknownKind {
+                api_version: o.api_version.clone(),
+                kind: o.kind.clone(),
+            });
+        };
+        let o = &self.plan.objects[u.object];
+        let mut before = self.store.get(&u.key);
+        if u.hook
+            && before.is_some()
+            && o.annotations
+                .delete_policies
+                .contains(&DeletePolicy::BeforeHookCreation)
+        {
+            self.cluster
+                .delete(kind, &u.namespace, &u.name, Propagation::Background)
+                .await?;
+            if !self
+                .cluster
+                .wait_gone(kind, &u.namespace, &u.name, Duration::from_secs(120))
+                .await?
+            {
+                return Err(ClusterError::Api {
+                    code: 409,
+                    reason: "AlreadyExists".into(),
+                    message: "the previous run of this hook was not deleted within 120s (BeforeHookCreation)".into(),
+                });
+            }
+            self.emit(Event::HookDeleted {
+                object: self.info(u),
+                reason: DeleteReason::BeforeHookCreation,
+            });
+            before = None;
+        }
+        let applied = self.write(u, kind, false).await?;
+        let action = action_of(
+            before.as_ref(),
+            &applied,
+            o.annotations.sync_options.replace,
+        );
+        Ok((applied, action))
+    }
+
+    fn fail_plain(&mut self, step: usize, unit: Option<Unit>, message: String) {
+        let object = match &unit {
+            Some(u) => self.info(u),
+            None => ObjectInfo {
+                api_version: String::new(),
+                kind: String::new(),
+                namespace: String::new(),
+                name: String::new(),
+                source: String::new(),
+            },
+        };
+        let failure = Failure {
+            object,
+            message,
+            pod: None,
+            logs: Vec::new(),
+            events: Vec::new(),
+        };
+        self.emit(Event::ObjectFailed {
+            step,
+            failure: failure.clone(),
+        });
+        self.failures.push(failure);
+    }
+
+    /// Health of one live object; Lua checks run off the async workers.
+    async fn assess(&self, live: &Value) -> Result<health::Health, health::HealthError> {
+        let gvk_group = live
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .map(crate::model::group_of)
+            .unwrap_or("");
+        let kind = live.get("kind").and_then(Value::as_str).unwrap_or("");
+        match health::health_rule(gvk_group, kind, &self.options.health) {
+            HealthRule::Custom(_) => {
+                let cfg = self.options.health.clone();
+                let live = live.clone();
+                tokio::task::spawn_blocking(move || health::assess(&live, &cfg))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Ok(health::Health::new(HealthStatus::Unknown, e.to_string()))
+                    })
+            }
+            _ => health::assess(live, &self.options.health),
+        }
+    }
+
+    /// Waits until every unit is done, one fails, a deadline passes, or the user interrupts.
+    async fn wait_for(&mut self, step: usize, units: &[Unit], step_started: Instant) -> Waited {
+        let mut changes = self.store.subscribe();
+        let mut cancel = self.cancel.clone();
+        let step_deadline = self.options.wave_timeout.map(|t| step_started + t);
+        let sync_deadline = self.options.timeout.map(|t| self.started + t);
+        let mut done: HashSet<LiveKey> = HashSet::new();
+        loop {
+            changes.borrow_and_update();
+            let mut waiting: Vec<(&Unit, Verdict)> = Vec::new();
+            let mut failed: Vec<(&Unit, Verdict, Option<gate::StuckPod>)> = Vec::new();
+            for u in units {
+                if done.contains(&u.key) {
+                    continue;
+                }
+                let live = self.store.get(&u.key);
+                let (verdict, stuck) = match &live {
+                    None => (
+                        gate::judge(
+                            None,
+                            u.hook,
+                            Ok(health::Health::new(HealthStatus::Missing, "")),
+                            None,
+                        ),
+                        None,
+                    ),
+                    Some(live) => {
+                        let pods = self.store.list("", "Pod", &u.namespace);
+                        let behind = gate::pods_of(live, &pods);
+                        let stuck = gate::stuck_pod(&behind);
+                        let health = self.assess(live).await;
+                        (
+                            gate::judge(Some(live), u.hook, health, stuck.as_ref()),
+                            stuck,
+                        )
+                    }
+                };
+                self.report_health(step, u, &verdict);
+                match verdict {
+                    Verdict::Done { .. } => {
+                        done.insert(u.key.clone());
+                        self.mark_hook(&u.key, true);
+                    }
+                    Verdict::Waiting { .. } => waiting.push((u, verdict)),
+                    Verdict::Failed { .. } => failed.push((u, verdict, stuck)),
+                }
+            }
+            if !failed.is_empty() {
+                for (u, verdict, stuck) in failed {
+                    self.mark_hook(&u.key, false);
+                    let failure = self.evidence(u, verdict.message().to_string(), stuck).await;
+                    self.emit(Event::ObjectFailed {
+                        step,
+                        failure: failure.clone(),
+                    });
+                    self.failures.push(failure);
+                }
+                return Waited::Failed;
+            }
+            if waiting.is_empty() {
+                return Waited::Done;
+            }
+            // Deadlines: the step's and the sync's fail everything still awaited; an
+            // object's own (`kubectl-waves.io/timeout`) fails that object.
+            let now = Instant::now();
+            let shared = if step_deadline.is_some_and(|d| now >= d) {
+                Some(format!(
+                    "--wave-timeout {}",
+                    humantime(self.options.wave_timeout.unwrap_or_default())
+                ))
+            } else if sync_deadline.is_some_and(|d| now >= d) {
+                Some(format!(
+                    "--timeout {}",
+                    humantime(self.options.timeout.unwrap_or_default())
+                ))
+            } else {
+                None
+            };
+            let mut next: Option<Instant> =
+                [step_deadline, sync_deadline].into_iter().flatten().min();
+            let mut timed_out: Vec<(&Unit, String)> = Vec::new();
+            for (u, verdict) in &waiting {
+                let own = u.timeout.map(|t| step_started + t);
+                let passed = match (&shared, own) {
+                    (Some(what), _) => Some(what.clone()),
+                    (None, Some(own)) if now >= own => Some(format!(
+                        "kubectl-waves.io/timeout {}",
+                        humantime(u.timeout.unwrap_or_default())
+                    )),
+                    (None, Some(own)) => {
+                        next = Some(next.map_or(own, |n| n.min(own)));
+                        None
+                    }
+                    (None, None) => None,
+                };
+                if let Some(what) = passed {
+                    let why = if verdict.message().is_empty() {
+                        verdict.status().as_str().to_string()
+                    } else {
+                        format!("{}: {}", verdict.status(), verdict.message())
+                    };
+                    timed_out.push((u, format!("deadline passed ({what}); still {why}")));
+                }
+            }
+            if !timed_out.is_empty() {
+                for (u, message) in timed_out {
+                    let message = self.explain_missing_inputs(u, message).await;
+                    self.mark_hook(&u.key, false);
+                    let stuck = self.store.get(&u.key).and_then(|live| {
+                        let pods = self.store.list("", "Pod", &u.namespace);
+                        gate::stuck_pod(&gate::pods_of(&live, &pods))
+                    });
+                    let failure = self.evidence(u, message, stuck).await;
+                    self.emit(Event::ObjectFailed {
+                        step,
+                        failure: failure.clone(),
+                    });
+                    self.failures.push(failure);
+                }
+                return Waited::Failed;
+            }
+            let sleep = async {
+                match next {
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                changed = changes.changed() => {
+                    if changed.is_err() { return Waited::Failed; }
+                }
+                _ = sleep => {}
+                _ = cancel.wait_for(|c| *c) => return Waited::Terminated,
+            }
+        }
+    }
+
+    fn report_health(&mut self, step: usize, u: &Unit, verdict: &Verdict) {
+        let now = (verdict.status(), verdict.message().to_string());
+        if self.last_health.get(&u.key) == Some(&now) {
+            return;
+        }
+        self.last_health.insert(u.key.clone(), now.clone());
+        self.emit(Event::Health {
+            step,
+            object: self.info(u),
+            status: now.0,
+            message: now.1,
+            done: matches!(verdict, Verdict::Done { .. }),
+        });
+    }
+
+    fn mark_hook(&mut self, key: &LiveKey, succeeded: bool) {
+        for h in &mut self.ran_hooks {
+            if &h.unit.key == key && h.finished.is_none() {
+                h.finished = Some(succeeded);
+            }
+        }
+    }
+
+    /// A waiting object's Secrets and ConfigMaps that do not exist: the usual reason a hook
+    /// hangs (it reads a Secret a later wave creates).
+    async fn explain_missing_inputs(&self, u: &Unit, message: String) -> String {
+        let o = &self.plan.objects[u.object];
+        let mut missing = Vec::new();
+        for dep in dependencies(o) {
+            let Target::Object(r) = &dep.target else {
+                continue;
+            };
+            if r.kind != "Secret" && r.kind != "ConfigMap" {
+                continue;
+            }
+            let namespace = if r.namespace.is_empty() {
+                u.namespace.clone()
+            } else {
+                r.namespace.clone()
+            };
+            let Some(kind) = self.cluster.resolve("v1", &r.kind).await else {
+                continue;
+            };
+            if let Ok(None) = self.cluster.get(&kind, &namespace, &r.name).await {
+                let later = self
+                    .plan
+                    .objects
+                    .iter()
+                    .position(|x| {
+                        x.kind == r.kind
+                            && x.name == r.name
+                            && (x.namespace == namespace || x.namespace.is_empty())
+                    })
+                    .and_then(|i| {
+                        self.plan
+                            .steps
+                            .iter()
+                            .position(|s| s.tasks().any(|t| t.object == i))
+                            .map(|s| (s, &self.plan.steps[s]))
+                    });
+                let note = match later {
+                    Some((s, step)) => format!(
+                        " (this sync creates it later, in step {} {} wave {})",
+                        s + 1,
+                        step.phase,
+                        step.wave
+                    ),
+                    None => String::new(),
+                };
+                missing.push(format!(
+                    "{}/{}/{} does not exist{note}",
+                    r.kind, namespace, r.name
+                ));
+            }
+        }
+        if missing.is_empty() {
+            message
+        } else {
+            format!("{message}; it reads {}", missing.join(", "))
+        }
+    }
+
+    /// The failure of `u` with the evidence a user would look up: the stuck pod, its last
+    /// log lines and recent events.
+    async fn evidence(&self, u: &Unit, message: String, stuck: Option<gate::StuckPod>) -> Failure {
+        let mut failure = Failure {
+            object: self.info(u),
+            message,
+            pod: None,
+            logs: Vec::new(),
+            events: Vec::new(),
+        };
+        let pod = match stuck {
+            Some(s) => Some((s.pod, s.problem.container)),
+            None => self.store.get(&u.key).and_then(|live| {
+                let pods = self.store.list("", "Pod", &u.namespace);
+                let behind = gate::pods_of(&live, &pods);
+                behind
+                    .iter()
+                    .find(|p| {
+                        p.pointer("/status/phase").and_then(Value::as_str) != Some("Succeeded")
+                    })
+                    .and_then(|p| {
+                        let name = p.pointer("/metadata/name")?.as_str()?.to_string();
+                        let container = p.pointer("/spec/containers/0/name")?.as_str()?.to_string();
+                        Some((name, container))
+                    })
+            }),
+        };
+        if let Some((pod, container)) = pod {
+            if let Some(logs) = self
+                .cluster
+                .pod_logs(&u.namespace, &pod, &container, self.options.log_lines)
+                .await
+            {
+                failure.logs = logs.lines().map(String::from).collect();
+            }
+            failure.events = self.cluster.events_for(&u.namespace, "Pod", &pod, 10).await;
+            failure.pod = Some(pod);
+        } else if !u.namespace.is_empty() {
+            let kind = &self.plan.objects[u.object].kind;
+            failure.events = self
+                .cluster
+                .events_for(&u.namespace, kind, &u.name, 10)
+                .await;
+        }
+        failure
+    }
+
+    /// SyncFail hooks: all at once, awaited, failures reported (not retried).
+    async fn run_sync_fail(&mut self, units: &mut [Unit]) {
+        self.emit(Event::SyncFailStarted { hooks: units.len() });
+        let started = Instant::now();
+        let number = self.plan.steps.len() + 1;
+        let refs: Vec<&Unit> = units.iter().collect();
+        let result = match self.ensure_watches(&refs).await {
+            Err(e) => {
+                self.fail_plain(number, None, e.to_string());
+                Waited::Failed
+            }
+            Ok(()) => {
+                if self.apply_group(number, units).await {
+                    // A fresh deadline: the sync's own may be what failed it.
+                    let saved = self.started;
+                    self.started = Instant::now();
+                    let result = self.wait_for(number, units, started).await;
+                    self.started = saved;
+                    result
+                } else {
+                    Waited::Failed
+                }
+            }
+        };
+        let outcome = match result {
+            Waited::Done => Outcome::Succeeded,
+            Waited::Failed => Outcome::Failed,
+            Waited::Terminated => Outcome::Terminated,
+        };
+        let duration_ms = started.elapsed().as_millis() as u64;
+        self.emit(Event::StepFinished {
+            step: number,
+            outcome,
+            duration_ms,
+        });
+        self.steps.push(StepSummary {
+            step: number,
+            phase: Phase::SyncFail,
+            wave: 0,
+            objects: units.len(),
+            outcome,
+            duration_ms,
+        });
+    }
+
+    /// After the operation: hooks whose policy matches the outcome are deleted.
+    async fn delete_hooks_by_policy(&mut self, policy: DeletePolicy) {
+        let reason = match policy {
+            DeletePolicy::HookSucceeded => DeleteReason::HookSucceeded,
+            _ => DeleteReason::HookFailed,
+        };
+        let hooks: Vec<Unit> = self
+            .ran_hooks
+            .iter()
+            .filter(|h| {
+                self.plan.objects[h.unit.object]
+                    .annotations
+                    .delete_policies
+                    .contains(&policy)
+            })
+            .map(|h| h.unit.clone())
+            .collect();
+        self.delete_hooks(&hooks, reason).await;
+    }
+
+    async fn delete_hooks(&mut self, hooks: &[Unit], reason: DeleteReason) {
+        let mut seen = HashSet::new();
+        for u in hooks {
+            if !seen.insert(u.key.clone()) {
+                continue;
+            }
+            let Some(kind) = &u.kind else { continue };
+            match self
+                .cluster
+                .delete(kind, &u.namespace, &u.name, Propagation::Background)
+                .await
+            {
+                Ok(_) => self.emit(Event::HookDeleted {
+                    object: self.info(u),
+                    reason,
+                }),
+                Err(e) => {
+                    let failure = Failure {
+                        object: self.info(u),
+                        message: format!("cannot delete hook ({reason:?}): {e}"),
+                        pod: None,
+                        logs: Vec::new(),
+                        events: Vec::new(),
+                    };
+                    self.emit(Event::ObjectFailed {
+                        step: 0,
+                        failure: failure.clone(),
+                    });
+                    self.failures.push(failure);
+                }
+            }
+        }
+    }
+
+    /// Terminate: hooks still running are deleted (or listed with `--keep-running-hooks`).
+    async fn stop_running_hooks(&mut self) {
+        let running: Vec<Unit> = self
+            .ran_hooks
+            .iter()
+            .filter(|h| h.finished.is_none())
+            .map(|h| h.unit.clone())
+            .collect();
+        if self.options.keep_running_hooks {
+            for u in &running {
+                self.emit(Event::HookKept {
+                    object: self.info(u),
+                });
+            }
+        } else {
+            self.delete_hooks(&running, DeleteReason::Terminated).await;
+        }
+    }
+}
+
+/// Created, configured or unchanged, from the object before and after the write.
+fn action_of(before: Option<&Value>, after: &Value, replace: bool) -> Action {
+    let rv = |v: &Value| {
+        v.pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .map(String::from)
+    };
+    match before {
+        None => Action::Created,
+        Some(b) if rv(b) == rv(after) => Action::Unchanged,
+        Some(_) if replace => Action::Replaced,
+        Some(_) => Action::Configured,
+    }
+}
+
+/// Whether the CRD in this plan that defines `o`'s kind says it is cluster-scoped.
+fn crd_scope_is_cluster(plan: &Plan, o: &Object) -> bool {
+    plan.objects.iter().any(|crd| {
+        crate::infer::refs::crd_defines(crd).is_some_and(|(g, k)| g == o.group && k == o.kind)
+            && crd.value.pointer("/spec/scope").and_then(Value::as_str) == Some("Cluster")
+    })
+}
+
+fn step_label(number: usize, total: usize) -> String {
+    format!("step {number}/{total}")
+}
+
+/// `90s`, `5m`, `1h30m`.
+pub fn humantime(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn action_from_resource_versions() {
+        let a = json!({"metadata": {"resourceVersion": "5"}});
+        let b = json!({"metadata": {"resourceVersion": "6"}});
+        assert_eq!(action_of(None, &a, false), Action::Created);
+        assert_eq!(action_of(Some(&a), &a, false), Action::Unchanged);
+        assert_eq!(action_of(Some(&a), &b, false), Action::Configured);
+        assert_eq!(action_of(Some(&a), &b, true), Action::Replaced);
+    }
+
+    #[test]
+    fn durations_read_like_flags() {
+        assert_eq!(humantime(Duration::from_secs(90)), "1m30s");
+        assert_eq!(humantime(Duration::from_secs(300)), "5m");
+        assert_eq!(humantime(Duration::from_millis(500)), "500ms");
+    }
+}

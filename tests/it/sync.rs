@@ -1,0 +1,653 @@
+//! `kubectl waves sync` against the real control plane of `testenv/`. Each test writes a small
+//! app into a temporary directory, syncs it into a fresh namespace, and asserts on what the
+//! cluster saw (a trace of watch events ordered by resourceVersion), not on our own log.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::ListParams;
+
+use crate::common::bin;
+use crate::support::cluster::{TestNs, cluster};
+use crate::support::recorder::{KINDS, Recorder, Trace};
+
+/// The result of one `kubectl waves sync`.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// `kubectl-waves sync` with the test cluster's kubeconfig, in namespace `ns`.
+pub fn sync_command(ns: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(crate::common::root())
+        .env("NO_COLOR", "1")
+        .env_remove("KUBECONFIG")
+        .arg("sync")
+        .args(args)
+        .args(["-n", ns, "--kubeconfig"])
+        .arg(&cluster().kubeconfig)
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs a sync to its end (off the async workers, so the recorder keeps receiving).
+pub async fn sync(ns: &str, args: &[&str]) -> Run {
+    let mut cmd = sync_command(ns, args);
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run kubectl-waves sync"))
+        .await
+        .expect("sync task");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Writes `files` (name, YAML) into a new temporary directory.
+pub fn app(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).expect("write manifest");
+    }
+    dir
+}
+
+fn path(dir: &tempfile::TempDir) -> &str {
+    dir.path().to_str().expect("utf-8 temp path")
+}
+
+async fn recorder(ns: &TestNs) -> Recorder {
+    Recorder::start(&ns.client, &ns.name, KINDS).await
+}
+
+fn job(name: &str, annotations: &str, pod_labels: &str, pod_annotations: &str) -> String {
+    format!(
+        "apiVersion: batch/v1
+kind: Job
+metadata:
+  {name}
+  annotations:
+{annotations}
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      labels: {{{pod_labels}}}
+      annotations: {{{pod_annotations}}}
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: main
+        image: registry.invalid/job:1
+"
+    )
+}
+
+fn config_map(name: &str, wave: i64) -> String {
+    format!(
+        "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {name}
+  annotations:
+    argocd.argoproj.io/sync-wave: \"{wave}\"
+data:
+  key: value
+---
+"
+    )
+}
+
+fn deployment(name: &str, wave: i64, pod_labels: &str, pod_annotations: &str) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  annotations:
+    argocd.argoproj.io/sync-wave: \"{wave}\"
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}{pod_labels}}}
+      annotations: {{{pod_annotations}}}
+    spec:
+      containers:
+      - name: main
+        image: registry.invalid/{name}:1
+---
+"
+    )
+}
+
+fn available(o: &serde_json::Value) -> bool {
+    o.pointer("/status/availableReplicas")
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or(0)
+        >= 1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wave_starts_only_after_the_previous_one_is_healthy() {
+    let ns = cluster().ns("sync-order").await;
+    let dir = app(&[(
+        "app.yaml",
+        &[
+            config_map("first", -1),
+            deployment("slow", 0, "", "test.waves/ready-after: \"3s\""),
+            config_map("last", 1),
+        ]
+        .concat(),
+    )]);
+    let rec = recorder(&ns).await;
+    let run = sync(&ns.name, &[path(&dir)]).await;
+    let trace = rec.stop().await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let first = trace
+        .first_event("ADDED", "ConfigMap", "first")
+        .expect("first created");
+    let slow = trace
+        .first_event("ADDED", "Deployment", "slow")
+        .expect("slow created");
+    let ready = trace
+        .first_where("Deployment", "slow", &available)
+        .expect("slow became available");
+    let last = trace
+        .first_event("ADDED", "ConfigMap", "last")
+        .expect("last created");
+    assert!(first < slow, "wave -1 before wave 0: {first} < {slow}");
+    assert!(
+        ready < last,
+        "wave 1 applied only after the wave-0 Deployment was available ({ready} < {last})"
+    );
+    assert!(run.stdout.contains("Sync Succeeded"), "{run:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_presync_hook_stops_the_sync_and_runs_syncfail() {
+    let ns = cluster().ns("sync-presync-fail").await;
+    let dir = app(&[
+        (
+            "hooks.yaml",
+            &[
+                job(
+                    "name: migrate",
+                    "    argocd.argoproj.io/hook: PreSync",
+                    "test.waves/fail: exit-1",
+                    "",
+                ),
+                "---\n".into(),
+                job(
+                    "generateName: alert-",
+                    "    argocd.argoproj.io/hook: SyncFail",
+                    "",
+                    "",
+                ),
+            ]
+            .concat(),
+        ),
+        ("app.yaml", &config_map("app", 0)),
+    ]);
+    let rec = recorder(&ns).await;
+    let run = sync(&ns.name, &[path(&dir)]).await;
+    let trace = rec.stop().await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        trace.first_event("ADDED", "ConfigMap", "app").is_none(),
+        "the Sync phase never ran"
+    );
+    let jobs = trace.added("Job");
+    assert_eq!(jobs.len(), 2, "{jobs:?}");
+    assert_eq!(jobs[0], "migrate");
+    assert!(
+        jobs[1].starts_with("alert-") && jobs[1].ends_with("-syncfail"),
+        "{jobs:?}"
+    );
+    assert!(
+        run.stderr.contains("Job/") && run.stderr.contains("/migrate"),
+        "{run:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_policies_and_generated_names() {
+    let ns = cluster().ns("sync-hook-policies").await;
+    let hooks = [
+        job(
+            "name: succeeded",
+            "    argocd.argoproj.io/hook: PreSync\n    argocd.argoproj.io/hook-delete-policy: HookSucceeded",
+            "",
+            "",
+        ),
+        job(
+            "name: failed-only",
+            "    argocd.argoproj.io/hook: PreSync\n    argocd.argoproj.io/hook-delete-policy: HookFailed",
+            "",
+            "",
+        ),
+        job(
+            "name: recreated",
+            "    argocd.argoproj.io/hook: PreSync",
+            "",
+            "",
+        ),
+        job(
+            "generateName: smoke-",
+            "    argocd.argoproj.io/hook: PostSync\n    argocd.argoproj.io/hook-delete-policy: BeforeHookCreation",
+            "",
+            "",
+        ),
+    ]
+    .join("---\n");
+    let dir = app(&[("hooks.yaml", &hooks), ("app.yaml", &config_map("app", 0))]);
+    let run = sync(&ns.name, &[path(&dir)]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let jobs = ns.api::<Job>();
+    assert!(
+        jobs.get_opt("succeeded").await.unwrap().is_none(),
+        "HookSucceeded deleted after success"
+    );
+    assert!(
+        jobs.get_opt("failed-only").await.unwrap().is_some(),
+        "HookFailed kept after success"
+    );
+    assert!(jobs.get_opt("recreated").await.unwrap().is_some());
+    let smoke: Vec<Job> = jobs
+        .list(&ListParams::default().labels("kubectl-waves.io/hook-name=smoke"))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(smoke.len(), 1);
+    let labels = smoke[0].metadata.labels.clone().unwrap_or_default();
+    let name = smoke[0].metadata.name.clone().unwrap_or_default();
+    let sync_id = labels
+        .get("kubectl-waves.io/sync-id")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(name, format!("smoke-{sync_id}-postsync"));
+    assert_eq!(
+        labels.get("kubectl-waves.io/hook").map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(
+        labels.get("kubectl-waves.io/phase").map(String::as_str),
+        Some("PostSync")
+    );
+
+    // A second sync deletes the finished fixed-name hook before creating it again.
+    let rec = recorder(&ns).await;
+    let again = sync(&ns.name, &[path(&dir)]).await;
+    let trace = rec.stop().await;
+    assert_eq!(again.code, 0, "{again:?}");
+    let deleted = trace
+        .first_event("DELETED", "Job", "recreated")
+        .expect("old run deleted");
+    let added = trace
+        .first_event("ADDED", "Job", "recreated")
+        .expect("new run created");
+    assert!(
+        deleted < added,
+        "BeforeHookCreation: delete ({deleted}) before create ({added})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_container_config_error_fails_fast_naming_the_secret() {
+    let ns = cluster().ns("sync-config-error").await;
+    let dir = app(&[(
+        "app.yaml",
+        &deployment(
+            "api",
+            0,
+            ", test.waves/fail: create-config",
+            "test.waves/message: 'secret \"api-credentials\" not found'",
+        ),
+    )]);
+    let run = sync(&ns.name, &[path(&dir), "--timeout", "3m"]).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("CreateContainerConfigError"), "{run:?}");
+    assert!(
+        run.stderr.contains("secret \"api-credentials\" not found"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("pod api-"), "names the pod: {run:?}");
+    assert!(
+        !run.stderr.contains("deadline"),
+        "failed fast, not by deadline: {run:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_reading_a_secret_of_a_later_wave_is_reported_by_deadline() {
+    let ns = cluster().ns("sync-deadlock").await;
+    let hook = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  annotations:
+    argocd.argoproj.io/hook: PreSync
+    argocd.argoproj.io/hook-delete-policy: BeforeHookCreation
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      annotations: {test.waves/ready-after: 1h}
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: main
+        image: registry.invalid/migrate:1
+        envFrom:
+        - secretRef: {name: db-credentials}
+";
+    let secret = "apiVersion: v1
+kind: Secret
+metadata:
+  name: db-credentials
+stringData: {password: x}
+";
+    let dir = app(&[("hook.yaml", hook), ("secret.yaml", secret)]);
+    let run = sync(&ns.name, &[path(&dir), "--timeout", "4s"]).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("deadline passed (--timeout 4s)"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "Secret/{}/db-credentials does not exist (this sync creates it later, in step 2 Sync wave 0)",
+            ns.name
+        )),
+        "{run:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_server_writes_nothing() {
+    let ns = cluster().ns("sync-dry-run").await;
+    let dir = app(&[(
+        "app.yaml",
+        &[config_map("settings", 0), deployment("web", 1, "", "")].concat(),
+    )]);
+    let rec = recorder(&ns).await;
+    let run = sync(&ns.name, &[path(&dir), "--dry-run=server"]).await;
+    let trace = rec.stop().await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(trace.is_empty(), "nothing written: {trace:?}");
+    assert!(
+        run.stdout.contains(&format!(
+            "ConfigMap/{}/settings created (server dry run)",
+            ns.name
+        )),
+        "{run:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_dry_run_changes_nothing_and_runs_no_syncfail_hook() {
+    let ns = cluster().ns("sync-dry-reject").await;
+    let bad_service = "apiVersion: v1
+kind: Service
+metadata:
+  name: broken
+  annotations:
+    argocd.argoproj.io/sync-wave: \"1\"
+spec:
+  ports:
+  - port: 99999
+";
+    let alert = job(
+        "name: alert",
+        "    argocd.argoproj.io/hook: SyncFail",
+        "",
+        "",
+    );
+    let dir = app(&[
+        ("a.yaml", &config_map("fine", 0)),
+        ("b-service.yaml", bad_service),
+        ("c-alert.yaml", &alert),
+    ]);
+    let rec = recorder(&ns).await;
+    let run = sync(&ns.name, &[path(&dir)]).await;
+    let trace = rec.stop().await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        trace.is_empty(),
+        "nothing written, no SyncFail hook: {trace:?}"
+    );
+    assert!(
+        run.stderr.contains("b-service.yaml:1"),
+        "names path:line: {run:?}"
+    );
+    assert!(
+        run.stderr.contains(&format!("Service/{}/broken", ns.name)),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("server-side dry run"), "{run:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crd_and_its_custom_resource_in_one_sync() {
+    let ns = cluster().ns("sync-crd").await;
+    // CRDs are cluster-wide: a group of this test's own.
+    let group = format!("{}.waves.test", ns.name);
+    let crd = format!(
+        "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.{group}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{plural: widgets, singular: widget, kind: Widget}}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+"
+    );
+    let widget = format!(
+        "apiVersion: {group}/v1
+kind: Widget
+metadata:
+  name: gear
+spec:
+  size: 3
+"
+    );
+    let dir = app(&[("crd.yaml", &crd), ("widget.yaml", &widget)]);
+    let run = sync(&ns.name, &[path(&dir)]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let kubectl = cluster()
+        .kubectl()
+        .args([
+            "get",
+            &format!("widgets.{group}"),
+            "gear",
+            "-n",
+            &ns.name,
+            "-o",
+            "name",
+        ])
+        .output()
+        .expect("kubectl get");
+    assert!(
+        String::from_utf8_lossy(&kubectl.stdout).contains("gear"),
+        "{}",
+        String::from_utf8_lossy(&kubectl.stderr)
+    );
+    let _ = cluster()
+        .kubectl()
+        .args(["delete", "crd", &format!("widgets.{group}"), "--wait=false"])
+        .output();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sync_with_nothing_changed_writes_nothing_but_hooks() {
+    let ns = cluster().ns("sync-idempotent").await;
+    let service = "apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+---
+";
+    let hook = job(
+        "name: smoke",
+        "    argocd.argoproj.io/hook: PostSync",
+        "",
+        "",
+    );
+    let dir = app(&[(
+        "app.yaml",
+        &[
+            config_map("settings", 0),
+            deployment("web", 1, "", ""),
+            service.into(),
+            hook,
+        ]
+        .concat(),
+    )]);
+    let first = sync(&ns.name, &[path(&dir)]).await;
+    assert_eq!(first.code, 0, "{first:?}");
+    let rec = Recorder::start(
+        &ns.client,
+        &ns.name,
+        &[
+            ("v1", "ConfigMap", "configmaps"),
+            ("v1", "Service", "services"),
+            ("apps/v1", "Deployment", "deployments"),
+            ("batch/v1", "Job", "jobs"),
+        ],
+    )
+    .await;
+    let second = sync(&ns.name, &[path(&dir)]).await;
+    let trace = rec.stop().await;
+    assert_eq!(second.code, 0, "{second:?}");
+    let non_hooks: Vec<_> = trace.iter().filter(|w| w.kind != "Job").collect();
+    assert!(
+        non_hooks.is_empty(),
+        "no write to non-hook objects: {non_hooks:?}"
+    );
+    assert!(
+        trace.first_event("ADDED", "Job", "smoke").is_some(),
+        "the hook ran again"
+    );
+    let configs: ConfigMap = ns.api::<ConfigMap>().get("settings").await.unwrap();
+    assert!(
+        configs.metadata.labels.is_none(),
+        "no labels added to non-hooks"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_events_parse_and_match_what_happened() {
+    let ns = cluster().ns("sync-json").await;
+    let dir = app(&[(
+        "app.yaml",
+        &[config_map("one", 0), config_map("two", 1)].concat(),
+    )]);
+    let run = sync(&ns.name, &[path(&dir), "-o", "json"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let events: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(events.first().unwrap()["event"], "syncStarted");
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "syncFinished");
+    assert_eq!(last["outcome"], "Succeeded");
+    assert_eq!(last["steps"].as_array().unwrap().len(), 2);
+    let applied: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "applied")
+        .map(|e| e["object"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(applied, ["one", "two"]);
+    for name in applied {
+        assert!(ns.api::<ConfigMap>().get_opt(name).await.unwrap().is_some());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_mid_wave_deletes_running_hooks_and_exits_130() {
+    let ns = cluster().ns("sync-sigint").await;
+    let hook = job(
+        "name: long",
+        "    argocd.argoproj.io/hook: PreSync",
+        "",
+        "test.waves/ready-after: 1h",
+    );
+    let dir = app(&[("hook.yaml", &hook), ("app.yaml", &config_map("app", 0))]);
+    let mut cmd = sync_command(&ns.name, &[path(&dir)]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().expect("start sync");
+    let jobs = ns.api::<Job>();
+    crate::support::cluster::wait_for(
+        &jobs,
+        "long",
+        "created",
+        Duration::from_secs(60),
+        kube::runtime::wait::conditions::is_created(),
+    )
+    .await;
+    // Give the sync a moment to be waiting on the hook, then interrupt it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
+        .await
+        .unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_eq!(run.code, 130, "{run:?}");
+    assert!(run.stdout.contains("interrupted"), "{run:?}");
+    assert!(
+        ns.api::<ConfigMap>()
+            .get_opt("app")
+            .await
+            .unwrap()
+            .is_none(),
+        "no new step"
+    );
+    crate::support::cluster::wait_for(
+        &jobs,
+        "long",
+        "deleted",
+        Duration::from_secs(30),
+        |j: Option<&Job>| j.is_none() || j.is_some_and(|j| j.metadata.deletion_timestamp.is_some()),
+    )
+    .await;
+}
