@@ -6,7 +6,7 @@
 use serde::Serialize;
 use std::fmt;
 
-use crate::model::Source;
+use crate::source::Source;
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -118,8 +118,8 @@ pub struct Diagnostic {
     pub severity: Severity,
     pub code: Code,
     pub message: String,
-    /// `path:line` of the offending value (or of the document).
-    pub source: String,
+    /// The offending value's file and line (or its document's); `"path:line"` in JSON.
+    pub source: Source,
     /// `Kind/namespace/name` (`Kind/name` when cluster-scoped or unset).
     pub object: String,
 }
@@ -136,7 +136,7 @@ impl Diagnostic {
             severity: code.default_severity(),
             code,
             message: message.into(),
-            source: source.to_string(),
+            source: source.clone(),
             object: object.into(),
         }
     }

@@ -15,5 +15,6 @@ pub mod manifest;
 pub mod model;
 mod par;
 pub mod plan;
+pub mod source;
 pub mod sync;
 pub mod ui;

@@ -7,48 +7,12 @@ pub mod reference;
 
 use serde_json::Value;
 use std::fmt;
-use std::sync::Arc;
 
+pub use crate::source::Source;
 pub use annotations::{
     Annotations, CompareOptions, DeleteHook, DeletePolicy, Phase, PruneMode, Role, SyncOptions,
 };
 pub use reference::ObjectRef;
-
-/// Where an object came from: a display path (file, `<stdin>`, or `REV:path` for Git) and the
-/// 1-based line of its document (or list item).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Source {
-    pub path: Arc<str>,
-    pub line: usize,
-}
-
-impl Source {
-    pub fn new(path: impl Into<Arc<str>>, line: usize) -> Self {
-        Source {
-            path: path.into(),
-            line,
-        }
-    }
-
-    /// The same file at another line.
-    pub fn at(&self, line: usize) -> Self {
-        Source {
-            path: self.path.clone(),
-            line,
-        }
-    }
-}
-
-impl fmt::Display for Source {
-    /// `path:line`, or just `path` when there is no line (an unreadable file).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}", self.path)
-        } else {
-            write!(f, "{}:{}", self.path, self.line)
-        }
-    }
-}
 
 /// Where an object lives inside its file: the index of its document in the stream (empty
 /// documents are not counted, as serde-saphyr skips them) and its index in `items` when the

@@ -147,8 +147,8 @@ impl Plan {
         let mut found = lint::run(&plan);
         plan.diagnostics.append(&mut found);
         plan.diagnostics.sort_by(|a, b| {
-            source_key(&a.source)
-                .cmp(&source_key(&b.source))
+            a.source
+                .cmp(&b.source)
                 .then(a.code.cmp(&b.code))
                 .then(a.object.cmp(&b.object))
         });
@@ -199,14 +199,6 @@ fn keep_last_duplicates(objects: Vec<Object>) -> Vec<Object> {
         .filter(|(i, o)| o.generate_name || last.get(&o.key()) == Some(i))
         .map(|(_, o)| o)
         .collect()
-}
-
-/// Sorts `path:line` by path, then numerically by line.
-fn source_key(source: &str) -> (&str, usize) {
-    match source.rsplit_once(':') {
-        Some((path, line)) => (path, line.parse().unwrap_or(0)),
-        None => (source, 0),
-    }
 }
 
 /// Cuts the sorted tasks into steps (same phase and wave) and kind groups (consecutive tasks of
