@@ -7,7 +7,8 @@ use std::time::Duration;
 use clap::{ArgAction, Args, ValueEnum};
 
 use super::{CommandError, CommandResult, ErrorKind, GlobalArgs, InputArgs, exit};
-use crate::cluster::{Cluster, ConnectOptions};
+use crate::cluster::applyset::ApplySet;
+use crate::cluster::{Cluster, ConnectOptions, Propagation};
 use crate::health::HealthConfig;
 use crate::manifest;
 use crate::model::annotations::parse_duration;
@@ -31,6 +32,8 @@ pub enum DryRun {
   helm template ./chart | kubectl waves sync -f - -o json   # JSON events, one per line, for CI
   kubectl waves sync deploy/ --timeout 10m --wave-timeout 2m
   kubectl waves sync deploy/ --server-side=false        # Argo CD's default client-side apply
+  kubectl waves sync deploy/ --prune                    # delete what left deploy/ (inventory: Secret deploy)
+  kubectl waves sync - --applyset shop --prune < all.yaml
 
 Exit codes: 0 synced; 1 the sync failed (a Degraded object, a failed hook, a rejected apply or
 dry run, a deadline); 2 bad input, or the cluster unreachable or forbidden before any change;
@@ -74,9 +77,64 @@ pub struct SyncArgs {
     /// Objects of one kind group applied at once.
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub concurrency: usize,
-    /// Prune objects no longer in the manifests (not built yet: exits 2).
+    /// Delete objects of the inventory that are no longer in the manifests (SPEC §4 order).
     #[arg(long)]
     pub prune: bool,
+    /// The app's inventory: an ApplySet parent Secret NAME in the destination namespace
+    /// (default: the base name of the first path; none for stdin unless given).
+    #[arg(long, value_name = "NAME")]
+    pub applyset: Option<String>,
+    /// Also prune objects annotated Prune=confirm.
+    #[arg(long, requires = "prune")]
+    pub confirm_prune: bool,
+    /// Prune everything in the extra step after the last Sync wave (Argo CD's PruneLast=true).
+    #[arg(long, requires = "prune")]
+    pub prune_last: bool,
+    /// How pruned objects' dependents are deleted.
+    #[arg(long, value_enum, default_value_t = Propagation::Foreground, value_name = "POLICY")]
+    pub prune_propagation: Propagation,
+}
+
+/// The inventory's default name: the base name of the first path (or of `--path` in Git),
+/// made a valid object name; `None` for stdin.
+fn default_applyset_name(input: &crate::manifest::Input) -> Option<String> {
+    use crate::manifest::Input;
+    let base = match input {
+        Input::Stdin => return None,
+        Input::Paths(paths) => {
+            let first = paths.first()?;
+            let full = std::fs::canonicalize(first).unwrap_or_else(|_| first.clone());
+            let name = if full.is_file() {
+                full.file_stem()
+            } else {
+                full.file_name()
+            };
+            name?.to_string_lossy().into_owned()
+        }
+        Input::Git { repo, path, .. } => match path.as_deref().map(|p| p.trim_end_matches('/')) {
+            Some(p) if !p.is_empty() => p.rsplit('/').next()?.to_string(),
+            _ => std::fs::canonicalize(repo)
+                .ok()?
+                .file_name()?
+                .to_string_lossy()
+                .into_owned(),
+        },
+    };
+    let name: String = base
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = name
+        .trim_matches(|c: char| c == '-' || c == '.')
+        .to_string();
+    (!name.is_empty()).then(|| name.chars().take(253).collect())
 }
 
 /// A deadline flag; `0` (zero) means none.
@@ -89,16 +147,20 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: &SyncArgs, global: &GlobalArgs) -> CommandResult {
-    if args.prune {
-        return Err(CommandError::bad_input(
-            "--prune is not built yet: the ApplySet inventory it needs comes next; nothing was changed",
-        )
-        .hint("see README, \"Not built yet\""));
-    }
     let input = match args.input.input() {
         Ok(i) => i,
         Err(e) => return Err(e),
     };
+    let applyset_name = args
+        .applyset
+        .clone()
+        .or_else(|| default_applyset_name(&input));
+    if args.prune && applyset_name.is_none() {
+        return Err(CommandError::bad_input(
+            "--prune needs an inventory name when the manifests come from stdin; nothing was changed",
+        )
+        .hint("pass --applyset NAME (the same name on every sync of this app)"));
+    }
     let plan = Plan::build(
         manifest::load(&input),
         PlanOptions {
@@ -152,7 +214,7 @@ pub fn run(args: &SyncArgs, global: &GlobalArgs) -> CommandResult {
             )));
         }
     };
-    let code = runtime.block_on(sync_main(args, global, &plan, file_health));
+    let code = runtime.block_on(sync_main(args, global, &plan, file_health, applyset_name));
     // The process ends right after; do not wait for watch tasks to notice.
     runtime.shutdown_background();
     code
@@ -163,6 +225,7 @@ async fn sync_main(
     global: &GlobalArgs,
     plan: &Plan,
     file_health: Option<HealthConfig>,
+    applyset_name: Option<String>,
 ) -> CommandResult {
     let connect = ConnectOptions {
         kubeconfig: global.kubeconfig.clone(),
@@ -216,6 +279,13 @@ async fn sync_main(
         keep_running_hooks: args.keep_running_hooks,
         concurrency: args.concurrency.max(1),
         health: Arc::new(health),
+        applyset: applyset_name
+            .as_deref()
+            .map(|name| ApplySet::new(name, &cluster.default_namespace)),
+        prune: args.prune,
+        confirm_prune: args.confirm_prune,
+        prune_last: args.prune_last,
+        prune_propagation: args.prune_propagation,
         ..SyncOptions::default()
     };
 
@@ -243,6 +313,9 @@ async fn sync_main(
     let report = match result {
         Ok(r) => r,
         Err(crate::sync::SyncError::Cluster(e)) => return Err(cluster_error(&e)),
+        Err(e @ crate::sync::SyncError::Inventory(_)) => {
+            return Err(CommandError::bad_input(format!("{e}; nothing was changed")));
+        }
         Err(e) => return Err(CommandError::bad_input(format!("{e}; nothing was changed"))),
     };
     if global.output == OutputFormat::Text {
@@ -250,7 +323,7 @@ async fn sync_main(
             report.outcome,
             &report.message,
             if options.dry_run { &[] } else { &report.steps },
-            plan.steps.len(),
+            report.total_steps,
             report.requests,
             report.duration,
         );

@@ -18,6 +18,8 @@ pub struct ResolvedKind {
 #[derive(Debug, Default)]
 pub struct Kinds {
     by_version_kind: HashMap<(String, String), ResolvedKind>,
+    /// (group, kind) → the group's preferred version of it.
+    by_group_kind: HashMap<(String, String), ResolvedKind>,
 }
 
 impl Kinds {
@@ -43,6 +45,18 @@ impl Kinds {
     }
 
     fn add_group(&mut self, group: &ApiGroup) {
+        for (resource, caps) in group.recommended_resources() {
+            if resource.plural.contains('/') {
+                continue;
+            }
+            self.by_group_kind.insert(
+                (resource.group.clone(), resource.kind.clone()),
+                ResolvedKind {
+                    namespaced: caps.scope == Scope::Namespaced,
+                    resource,
+                },
+            );
+        }
         for version in group.versions() {
             for (resource, caps) in group.versioned_resources(version) {
                 // Subresources (`pods/log`) have no kind of their own to apply.
@@ -64,6 +78,14 @@ impl Kinds {
     /// Adds what `other` found, replacing older entries.
     pub fn merge(&mut self, other: Kinds) {
         self.by_version_kind.extend(other.by_version_kind);
+        self.by_group_kind.extend(other.by_group_kind);
+    }
+
+    /// The preferred version's resource for `group`/`kind`.
+    pub fn resolve_group_kind(&self, group: &str, kind: &str) -> Option<ResolvedKind> {
+        self.by_group_kind
+            .get(&(group.to_string(), kind.to_string()))
+            .cloned()
     }
 
     /// The resource for `apiVersion`/`kind`.

@@ -3,6 +3,7 @@
 //! events, and watches (`live`). `sync` (and later `diff`, `gc`, `status`) build on it and see
 //! objects as plain `serde_json::Value`s.
 
+pub mod applyset;
 pub mod kinds;
 pub mod live;
 
@@ -183,6 +184,11 @@ impl Cluster {
     /// The resource serving `apiVersion`/`kind`, if the cluster has it.
     pub async fn resolve(&self, api_version: &str, kind: &str) -> Option<ResolvedKind> {
         self.kinds.read().await.resolve(api_version, kind)
+    }
+
+    /// The preferred version's resource for `group`/`kind`.
+    pub async fn resolve_group_kind(&self, group: &str, kind: &str) -> Option<ResolvedKind> {
+        self.kinds.read().await.resolve_group_kind(group, kind)
     }
 
     /// Reads discovery again for one group (after a CRD of this sync is Established).

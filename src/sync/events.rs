@@ -151,6 +151,23 @@ pub enum Event {
         message: String,
         done: bool,
     },
+    /// The inventory (ApplySet parent) was written, widened to these group-kinds.
+    #[serde(rename_all = "camelCase")]
+    Inventory {
+        name: String,
+        namespace: String,
+        id: String,
+        group_kinds: Vec<String>,
+    },
+    /// A member that left the manifests was deleted (`--prune`).
+    #[serde(rename_all = "camelCase")]
+    Pruned { step: usize, object: ObjectInfo },
+    /// A prune that did not happen, and why (no inventory yet, Prune=false, Prune=confirm).
+    #[serde(rename_all = "camelCase")]
+    PruneSkipped {
+        object: Option<ObjectInfo>,
+        reason: String,
+    },
     #[serde(rename_all = "camelCase")]
     HookDeleted {
         object: ObjectInfo,

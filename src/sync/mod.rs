@@ -10,6 +10,7 @@
 pub mod events;
 pub mod gate;
 pub mod hooks;
+pub mod prune;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
+use crate::cluster::applyset::{self, ApplySet, Inventory, Parent};
 use crate::cluster::live::WatchHandle;
 use crate::cluster::{
     ApplyMode, Cluster, ClusterError, LiveKey, LiveStore, Propagation, ResolvedKind,
@@ -55,6 +57,16 @@ pub struct SyncOptions {
     pub health: Arc<HealthConfig>,
     /// Lines of a failing pod's log to show.
     pub log_lines: i64,
+    /// The app's inventory (ApplySet parent); `None`: no inventory is kept.
+    pub applyset: Option<ApplySet>,
+    /// `--prune`: delete members of the inventory that left the manifests.
+    pub prune: bool,
+    /// `--confirm-prune`: also prune objects marked `Prune=confirm`.
+    pub confirm_prune: bool,
+    /// `--prune-last`: every prune in the PruneLast step.
+    pub prune_last: bool,
+    /// `--prune-propagation`.
+    pub prune_propagation: Propagation,
 }
 
 impl Default for SyncOptions {
@@ -72,6 +84,11 @@ impl Default for SyncOptions {
             concurrency: 16,
             health: Arc::new(HealthConfig::new()),
             log_lines: 20,
+            applyset: None,
+            prune: false,
+            confirm_prune: false,
+            prune_last: false,
+            prune_propagation: Propagation::Foreground,
         }
     }
 }
@@ -87,6 +104,8 @@ pub enum SyncError {
     },
     #[error(transparent)]
     Cluster(#[from] ClusterError),
+    #[error("{0}")]
+    Inventory(String),
 }
 
 /// The result of a sync.
@@ -98,6 +117,17 @@ pub struct Report {
     pub failures: Vec<Failure>,
     pub requests: u64,
     pub duration: Duration,
+    /// Steps of the run (plan steps and prune-only steps), SyncFail not counted.
+    pub total_steps: usize,
+}
+
+/// A live member of the inventory that left the manifests.
+#[derive(Debug, Clone)]
+struct PruneUnit {
+    key: LiveKey,
+    kind: ResolvedKind,
+    info: ObjectInfo,
+    settings: prune::PruneSettings,
 }
 
 /// One task made concrete: the object as it will be written.
@@ -144,6 +174,10 @@ pub async fn run(
         failures: Vec::new(),
         last_health: HashMap::new(),
         namespace_created: false,
+        total_steps: plan.steps.len(),
+        parent: None,
+        parent_written: false,
+        kept_members: Inventory::default(),
     };
     engine.run().await
 }
@@ -163,6 +197,12 @@ struct Engine<'a> {
     failures: Vec<Failure>,
     last_health: HashMap<LiveKey, (HealthStatus, String)>,
     namespace_created: bool,
+    total_steps: usize,
+    /// The inventory as found before this sync.
+    parent: Option<Parent>,
+    parent_written: bool,
+    /// Kinds and namespaces of members left in place (Prune=false, Prune=confirm).
+    kept_members: Inventory,
 }
 
 /// How waiting for a step ended.
@@ -230,6 +270,9 @@ impl<'a> Engine<'a> {
         {
             meta.insert("namespace".into(), Value::String(namespace.clone()));
         }
+        if !hook && let Some(set) = &self.options.applyset {
+            applyset::label_member(&mut body, &set.id);
+        }
         Unit {
             object: task.object,
             hook,
@@ -245,12 +288,6 @@ impl<'a> Engine<'a> {
     async fn run(&mut self) -> Result<Report, SyncError> {
         let plan = self.plan;
         let total_objects: usize = plan.steps.iter().map(|s| s.tasks().count()).sum();
-        self.emit(Event::SyncStarted {
-            sync_id: self.options.sync_id.clone(),
-            steps: plan.steps.len(),
-            objects: total_objects,
-            dry_run: self.options.dry_run,
-        });
 
         let mut step_units = Vec::with_capacity(plan.steps.len());
         for step in &plan.steps {
@@ -275,6 +312,32 @@ impl<'a> Engine<'a> {
             .chain(sync_fail_units.iter())
             .collect();
         self.check_kinds(&all)?;
+        let prunes = self.read_inventory(&all).await?;
+        let plan_steps: Vec<(Phase, i64)> = plan.steps.iter().map(|s| (s.phase, s.wave)).collect();
+        let prune_waves: Vec<(i64, bool)> = prunes
+            .iter()
+            .map(|p| (p.settings.wave, p.settings.prune_last))
+            .collect();
+        let run_steps = prune::schedule(&plan_steps, &prune_waves, self.options.prune_last);
+        self.total_steps = run_steps.len();
+        self.emit(Event::SyncStarted {
+            sync_id: self.options.sync_id.clone(),
+            steps: run_steps.len(),
+            objects: total_objects,
+            dry_run: self.options.dry_run,
+        });
+        if self.options.prune {
+            match &self.options.applyset {
+                Some(set) if self.parent.is_none() => self.emit(Event::PruneSkipped {
+                    object: None,
+                    reason: format!(
+                        "no inventory yet (Secret {}/{}): nothing to prune; this sync records one",
+                        set.namespace, set.name
+                    ),
+                }),
+                _ => {}
+            }
+        }
 
         // The dry run of SPEC §4: nothing is written before every object that can be checked
         // by the server was.
@@ -301,17 +364,24 @@ impl<'a> Engine<'a> {
             ));
         }
 
-        let steps_total = plan.steps.len();
+        let steps_total = run_steps.len();
         let mut outcome = Outcome::Succeeded;
         let mut message = String::new();
-        for (index, (step, groups)) in plan.steps.iter().zip(step_units.iter_mut()).enumerate() {
+        for (index, step) in run_steps.iter().enumerate() {
+            let mut no_groups: Vec<Vec<Unit>> = Vec::new();
+            let groups: &mut Vec<Vec<Unit>> = match step.plan_step {
+                Some(i) => &mut step_units[i],
+                None => &mut no_groups,
+            };
+            let step_prunes: Vec<PruneUnit> =
+                step.prunes.iter().map(|&i| prunes[i].clone()).collect();
             if self.cancelled() {
                 outcome = Outcome::Terminated;
                 break;
             }
             let number = index + 1;
             let step_started = Instant::now();
-            let objects: usize = groups.iter().map(Vec::len).sum();
+            let objects: usize = groups.iter().map(Vec::len).sum::<usize>() + step_prunes.len();
             self.emit(Event::StepStarted {
                 step: number,
                 steps: steps_total,
@@ -320,7 +390,7 @@ impl<'a> Engine<'a> {
                 objects,
             });
             let last = index + 1 == steps_total;
-            let result = self.run_step(number, groups, last).await;
+            let result = self.run_step(number, groups, &step_prunes, last).await;
             let step_outcome = match result {
                 Waited::Done => Outcome::Succeeded,
                 Waited::Failed => Outcome::Failed,
@@ -361,6 +431,7 @@ impl<'a> Engine<'a> {
 
         match outcome {
             Outcome::Succeeded => {
+                self.narrow_inventory(&prunes).await;
                 self.delete_hooks_by_policy(DeletePolicy::HookSucceeded)
                     .await;
                 message = format!(
@@ -399,6 +470,7 @@ impl<'a> Engine<'a> {
             failures: self.failures.clone(),
             requests: self.cluster.requests(),
             duration: self.started.elapsed(),
+            total_steps: self.total_steps,
         };
         self.emit(Event::SyncFinished {
             outcome,
@@ -686,8 +758,18 @@ impl<'a> Engine<'a> {
     }
 
     /// Applies a step group by group, then waits for it.
-    async fn run_step(&mut self, step: usize, groups: &mut [Vec<Unit>], last: bool) -> Waited {
+    async fn run_step(
+        &mut self,
+        step: usize,
+        groups: &mut [Vec<Unit>],
+        prunes: &[PruneUnit],
+        last: bool,
+    ) -> Waited {
         let step_started = Instant::now();
+        // Prunes first, as Argo CD does inside a step.
+        if !prunes.is_empty() && !self.run_prunes(step, prunes).await {
+            return Waited::Failed;
+        }
         let flat: Vec<&Unit> = groups.iter().flatten().collect();
         if let Err(e) = self.create_namespace_if_needed(step, &flat).await {
             self.fail_plain(step, None, format!("cannot create the namespace: {e}"));
@@ -714,7 +796,21 @@ impl<'a> Engine<'a> {
                 self.fail_plain(step, None, e.to_string());
                 return Waited::Failed;
             }
+            // The inventory is widened right before its first member is written (right after
+            // the destination Namespace, when this sync creates it).
+            let members = group.iter().any(|u| !u.hook);
+            let creates_parent_namespace = self.options.applyset.as_ref().is_some_and(|set| {
+                group.iter().any(|u| {
+                    self.plan.objects[u.object].kind == "Namespace" && u.name == set.namespace
+                })
+            });
+            if members && !creates_parent_namespace && !self.write_parent(step).await {
+                return Waited::Failed;
+            }
             if !self.apply_group(step, group).await {
+                return Waited::Failed;
+            }
+            if creates_parent_namespace && !self.write_parent(step).await {
                 return Waited::Failed;
             }
             // A CRD must be Established before a custom resource of it can be applied.
@@ -837,6 +933,10 @@ impl<'a> Engine<'a> {
                 source: String::new(),
             },
         };
+        self.fail_object(step, object, message);
+    }
+
+    fn fail_object(&mut self, step: usize, object: ObjectInfo, message: String) {
         let failure = Failure {
             object,
             message,
@@ -849,6 +949,235 @@ impl<'a> Engine<'a> {
             failure: failure.clone(),
         });
         self.failures.push(failure);
+    }
+
+    /// Reads the inventory; with `--prune`, returns its members that left the manifests.
+    async fn read_inventory(&mut self, units: &[&Unit]) -> Result<Vec<PruneUnit>, SyncError> {
+        let Some(set) = &self.options.applyset else {
+            return Ok(Vec::new());
+        };
+        let parent = set.read(self.cluster).await?;
+        if let Some(p) = &parent
+            && !p.tooling.starts_with("kubectl-waves/")
+        {
+            return Err(SyncError::Inventory(format!(
+                "Secret {}/{} is the ApplySet parent of another tool ({}); choose another name with --applyset",
+                set.namespace,
+                set.name,
+                if p.tooling.is_empty() {
+                    "no tooling annotation"
+                } else {
+                    &p.tooling
+                }
+            )));
+        }
+        let mut out = Vec::new();
+        if self.options.prune
+            && let Some(p) = &parent
+        {
+            let desired: HashSet<&LiveKey> =
+                units.iter().filter(|u| !u.hook).map(|u| &u.key).collect();
+            for (key, live) in set.members(self.cluster, &p.inventory).await? {
+                if desired.contains(&key) {
+                    continue;
+                }
+                let Some(kind) = self.cluster.resolve_group_kind(&key.group, &key.kind).await
+                else {
+                    continue;
+                };
+                let info = ObjectInfo {
+                    api_version: live
+                        .get("apiVersion")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&kind.resource.api_version)
+                        .to_string(),
+                    kind: key.kind.clone(),
+                    namespace: key.namespace.clone(),
+                    name: key.name.clone(),
+                    source: String::new(),
+                };
+                let settings = prune::settings(&live);
+                let skip = if settings.never {
+                    Some("Prune=false: left in place".to_string())
+                } else if settings.confirm && !self.options.confirm_prune {
+                    Some(
+                        "Prune=confirm: left in place (pass --confirm-prune to prune it)"
+                            .to_string(),
+                    )
+                } else {
+                    None
+                };
+                match skip {
+                    Some(reason) => {
+                        self.kept_members
+                            .group_kinds
+                            .insert(applyset::group_kind(&key.group, &key.kind));
+                        if !key.namespace.is_empty() && key.namespace != set.namespace {
+                            self.kept_members.namespaces.insert(key.namespace.clone());
+                        }
+                        self.emit(Event::PruneSkipped {
+                            object: Some(info),
+                            reason,
+                        });
+                    }
+                    None => out.push(PruneUnit {
+                        key,
+                        kind,
+                        info,
+                        settings,
+                    }),
+                }
+            }
+        }
+        self.parent = parent;
+        Ok(out)
+    }
+
+    /// The inventory this sync's objects need: their kinds, and namespaces besides the parent's.
+    fn desired_inventory(&self) -> Inventory {
+        let mut inventory = Inventory::default();
+        let Some(set) = &self.options.applyset else {
+            return inventory;
+        };
+        for step in &self.plan.steps {
+            for t in step.tasks() {
+                let o = &self.plan.objects[t.object];
+                if o.is_hook() {
+                    continue;
+                }
+                inventory
+                    .group_kinds
+                    .insert(applyset::group_kind(&o.group, &o.kind));
+                let ns = if o.namespace.is_empty() {
+                    &self.cluster.default_namespace
+                } else {
+                    &o.namespace
+                };
+                if ns != &set.namespace && !crd_scope_is_cluster(self.plan, o) {
+                    inventory.namespaces.insert(ns.clone());
+                }
+            }
+        }
+        inventory
+    }
+
+    /// Widens the parent (what it had, plus what this sync writes), once, before the first
+    /// member is applied: an interrupted sync never forgets what it created.
+    async fn write_parent(&mut self, step: usize) -> bool {
+        let Some(set) = self.options.applyset.clone() else {
+            return true;
+        };
+        if self.parent_written {
+            return true;
+        }
+        let mut inventory = self.desired_inventory();
+        if let Some(p) = &self.parent {
+            inventory
+                .group_kinds
+                .extend(p.inventory.group_kinds.iter().cloned());
+            inventory
+                .namespaces
+                .extend(p.inventory.namespaces.iter().cloned());
+        }
+        if let Err(e) = set.write(self.cluster, &inventory).await {
+            self.fail_object(
+                step,
+                parent_info(&set),
+                format!("cannot write the inventory: {e}"),
+            );
+            return false;
+        }
+        self.parent_written = true;
+        self.emit(Event::Inventory {
+            name: set.name.clone(),
+            namespace: set.namespace.clone(),
+            id: set.id.clone(),
+            group_kinds: inventory.group_kinds.into_iter().collect(),
+        });
+        true
+    }
+
+    /// After a successful sync with `--prune`: the parent names exactly what is left.
+    async fn narrow_inventory(&mut self, prunes: &[PruneUnit]) {
+        let Some(set) = self.options.applyset.clone() else {
+            return;
+        };
+        if !self.options.prune || !self.parent_written {
+            return;
+        }
+        let _ = prunes;
+        let mut inventory = self.desired_inventory();
+        inventory
+            .group_kinds
+            .extend(self.kept_members.group_kinds.iter().cloned());
+        inventory
+            .namespaces
+            .extend(self.kept_members.namespaces.iter().cloned());
+        if let Err(e) = set.write(self.cluster, &inventory).await {
+            self.fail_object(
+                0,
+                parent_info(&set),
+                format!("cannot narrow the inventory: {e}"),
+            );
+        }
+    }
+
+    /// Deletes the step's prunes (concurrently) and waits for them to be gone.
+    async fn run_prunes(&mut self, step: usize, prunes: &[PruneUnit]) -> bool {
+        let this = &*self;
+        let propagation = self.options.prune_propagation;
+        let results: Vec<(usize, Result<bool, ClusterError>)> =
+            futures_util::stream::iter(prunes.iter().enumerate().map(|(i, p)| async move {
+                let result = async {
+                    this.cluster
+                        .delete(&p.kind, &p.key.namespace, &p.key.name, propagation)
+                        .await?;
+                    if propagation == Propagation::Orphan {
+                        return Ok(true);
+                    }
+                    this.cluster
+                        .wait_gone(
+                            &p.kind,
+                            &p.key.namespace,
+                            &p.key.name,
+                            Duration::from_secs(300),
+                        )
+                        .await
+                }
+                .await;
+                (i, result)
+            }))
+            .buffer_unordered(self.options.concurrency.max(1))
+            .collect()
+            .await;
+        let mut results = results;
+        results.sort_by_key(|(i, _)| *i);
+        let mut ok = true;
+        for (i, result) in results {
+            let p = &prunes[i];
+            match result {
+                Ok(true) => {
+                    self.store.forget(&p.key, None);
+                    self.emit(Event::Pruned {
+                        step,
+                        object: p.info.clone(),
+                    });
+                }
+                Ok(false) => {
+                    ok = false;
+                    self.fail_object(
+                        step,
+                        p.info.clone(),
+                        "prune: still there after 5m (a finalizer?)".into(),
+                    );
+                }
+                Err(e) => {
+                    ok = false;
+                    self.fail_object(step, p.info.clone(), format!("prune: {e}"));
+                }
+            }
+        }
+        ok
     }
 
     /// Health of one live object; Lua checks run off the async workers.
@@ -1270,6 +1599,16 @@ fn action_of(before: Option<&Value>, after: &Value, replace: bool) -> Action {
         Some(b) if rv(b) == rv(after) => Action::Unchanged,
         Some(_) if replace => Action::Replaced,
         Some(_) => Action::Configured,
+    }
+}
+
+fn parent_info(set: &ApplySet) -> ObjectInfo {
+    ObjectInfo {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        namespace: set.namespace.clone(),
+        name: set.name.clone(),
+        source: String::new(),
     }
 }
 

@@ -200,6 +200,21 @@ impl SyncRenderer {
                 }
                 self.refresh();
             }
+            Event::Inventory {
+                name,
+                namespace,
+                group_kinds,
+                ..
+            } => self.line(&format!(
+                "  inventory Secret/{namespace}/{name}: {} kind{}",
+                group_kinds.len(),
+                plural(group_kinds.len())
+            )),
+            Event::Pruned { object, .. } => self.line(&format!("  {} pruned", object.display())),
+            Event::PruneSkipped { object, reason } => match object {
+                Some(o) => self.line(&format!("  {} not pruned: {reason}", o.display())),
+                None => self.line(&format!("prune: {reason}")),
+            },
             Event::HookDeleted { object, reason } => {
                 self.line(&format!("  {} deleted ({reason:?})", object.display()))
             }

@@ -558,9 +558,11 @@ spec:
         "the hook ran again"
     );
     let configs: ConfigMap = ns.api::<ConfigMap>().get("settings").await.unwrap();
-    assert!(
-        configs.metadata.labels.is_none(),
-        "no labels added to non-hooks"
+    let labels = configs.metadata.labels.unwrap_or_default();
+    assert_eq!(
+        labels.keys().collect::<Vec<_>>(),
+        ["applyset.kubernetes.io/part-of"],
+        "non-hooks get only the inventory label"
     );
 }
 
@@ -650,4 +652,154 @@ async fn sigint_mid_wave_deletes_running_hooks_and_exits_130() {
         |j: Option<&Job>| j.is_none() || j.is_some_and(|j| j.metadata.deletion_timestamp.is_some()),
     )
     .await;
+}
+
+fn config_map_with(name: &str, annotations: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {name}
+  annotations: {{{annotations}}}
+data: {{key: value}}
+---
+"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_mirrors_waves_runs_prune_last_after_the_last_wave_and_keeps_prune_false() {
+    let ns = cluster().ns("sync-prune").await;
+    let before = app(&[(
+        "app.yaml",
+        &[
+            config_map_with("stays", ""),
+            config_map_with("gone-w0", "argocd.argoproj.io/sync-wave: '0'"),
+            config_map_with("gone-w5", "argocd.argoproj.io/sync-wave: '5'"),
+            config_map_with(
+                "gone-last",
+                "argocd.argoproj.io/sync-options: PruneLast=true",
+            ),
+            config_map_with("kept", "argocd.argoproj.io/sync-options: Prune=false"),
+        ]
+        .concat(),
+    )]);
+    let first = sync(&ns.name, &[path(&before), "--applyset", "app"]).await;
+    assert_eq!(first.code, 0, "{first:?}");
+
+    let after = app(&[(
+        "app.yaml",
+        &[
+            config_map_with("stays", ""),
+            config_map_with("new-w3", "argocd.argoproj.io/sync-wave: '3'"),
+        ]
+        .concat(),
+    )]);
+    let rec = recorder(&ns).await;
+    let run = sync(&ns.name, &[path(&after), "--applyset", "app", "--prune"]).await;
+    let trace = rec.stop().await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let at = |what: &str, name: &str| {
+        trace
+            .first_event(what, "ConfigMap", name)
+            .unwrap_or_else(|| panic!("no {what} {name} in {trace:?}"))
+    };
+    // Prune waves {0, 5} are mirrored: the wave-5 object goes first (with wave 0's step),
+    // the wave-0 one with wave 5; PruneLast after everything (wave 6).
+    assert!(at("DELETED", "gone-w5") < at("ADDED", "new-w3"));
+    assert!(at("ADDED", "new-w3") < at("DELETED", "gone-w0"));
+    assert!(at("DELETED", "gone-w0") < at("DELETED", "gone-last"));
+    assert!(
+        trace.first_event("DELETED", "ConfigMap", "kept").is_none(),
+        "Prune=false is never pruned"
+    );
+    assert!(
+        ns.api::<ConfigMap>()
+            .get_opt("kept")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(run.stderr.contains("not pruned: Prune=false"), "{run:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inventory_is_an_applyset_kubectl_agrees_with() {
+    let ns = cluster().ns("sync-applyset").await;
+    let dir = app(&[("app.yaml", &config_map_with("one", ""))]);
+    let run = sync(&ns.name, &[path(&dir), "--applyset", "shop"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let parent = ns
+        .api::<k8s_openapi::api::core::v1::Secret>()
+        .get("shop")
+        .await
+        .expect("the parent Secret exists");
+    let labels = parent.metadata.labels.unwrap_or_default();
+    let annotations = parent.metadata.annotations.unwrap_or_default();
+    let id = labels
+        .get("applyset.kubernetes.io/id")
+        .expect("id label")
+        .clone();
+    assert_eq!(
+        annotations
+            .get("applyset.kubernetes.io/contains-group-kinds")
+            .map(String::as_str),
+        Some("ConfigMap")
+    );
+    assert!(annotations["applyset.kubernetes.io/tooling"].starts_with("kubectl-waves/v"));
+    let member = ns.api::<ConfigMap>().get("one").await.unwrap();
+    assert_eq!(
+        member.metadata.labels.unwrap_or_default()["applyset.kubernetes.io/part-of"],
+        id
+    );
+    assert_eq!(
+        id,
+        kubectl_waves::cluster::applyset::applyset_id("shop", &ns.name)
+    );
+
+    // kubectl computes the same id for a parent of the same name and namespace.
+    let other = cluster().ns("sync-applyset-kubectl").await;
+    let file = dir.path().join("app.yaml");
+    let out = cluster()
+        .kubectl()
+        .env("KUBECTL_APPLYSET", "true")
+        .args([
+            "apply",
+            "--server-side",
+            "--prune",
+            "--applyset=secret/shop",
+            "-n",
+            &other.name,
+            "-f",
+        ])
+        .arg(&file)
+        .output()
+        .expect("kubectl apply --applyset");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs = other
+        .api::<k8s_openapi::api::core::v1::Secret>()
+        .get("shop")
+        .await
+        .unwrap()
+        .metadata
+        .labels
+        .unwrap_or_default()["applyset.kubernetes.io/id"]
+        .clone();
+    assert_eq!(
+        theirs,
+        kubectl_waves::cluster::applyset::applyset_id("shop", &other.name)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_without_an_inventory_prunes_nothing_and_says_so() {
+    let ns = cluster().ns("sync-prune-none").await;
+    let dir = app(&[("app.yaml", &config_map_with("one", ""))]);
+    let run = sync(&ns.name, &[path(&dir), "--applyset", "fresh", "--prune"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("no inventory yet"), "{run:?}");
 }
