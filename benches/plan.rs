@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use kubectl_waves::check;
 use kubectl_waves::manifest::{self, Input};
-use kubectl_waves::plan::{Plan, PlanOptions};
+use kubectl_waves::plan::PlanOptions;
 
 fn tree() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-tree");
@@ -34,9 +35,9 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("kubectl-waves load + plan + lint", |b| {
         b.iter(|| {
-            let plan = Plan::build(manifest::load(&input), PlanOptions::default());
-            assert_eq!(plan.objects.len(), 10_000);
-            plan
+            let checked = check::check(manifest::load(&input), PlanOptions::default());
+            assert_eq!(checked.plan.objects.len(), 10_000);
+            checked
         })
     });
     group.bench_function("peer: read + serde-saphyr parse only", |b| {

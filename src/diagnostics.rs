@@ -152,6 +152,18 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// Sorts findings by source (path, then line), then code, then object, and drops exact
+/// duplicates. Stable: findings with the same key keep their order.
+pub fn sort(diagnostics: &mut Vec<Diagnostic>) {
+    diagnostics.sort_by(|a, b| {
+        a.source
+            .cmp(&b.source)
+            .then(a.code.cmp(&b.code))
+            .then(a.object.cmp(&b.object))
+    });
+    diagnostics.dedup();
+}
+
 /// Levenshtein distance, for "did you mean" suggestions on short identifiers.
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();

@@ -1,9 +1,11 @@
 //! kubectl-waves: Argo CD sync waves and hooks, run from kubectl.
 //!
 //! Data flows one way: [`manifest`] (bytes) → [`model`] (objects with sources and parsed
-//! annotations) → [`plan`] (validated, ordered steps) → an operation → [`ui`] (rendering).
+//! annotations) → [`check`] ([`plan`]: validated, ordered steps; [`infer`]: the dependency
+//! graph; [`lint`]) → an operation → [`ui`] (rendering).
 
 pub mod annotate;
+pub mod check;
 pub mod cli;
 pub mod cluster;
 pub mod diagnostics;

@@ -167,30 +167,24 @@ pub fn run(input: &str, mut options: Options) -> Output {
     };
     match super::run_files(vec![file], Vec::new(), options) {
         Ok(a) => annotated(input, json, list, &a),
-        Err(Failure::BadInput(plan)) => {
-            let results = plan
+        Err(Failure::BadInput(checked)) => {
+            let results = checked
                 .diagnostics
                 .iter()
-                .map(|d| diagnostic_result(&plan.objects, d))
+                .map(|d| diagnostic_result(&checked.plan.objects, d))
                 .collect();
             unchanged(input, json, list, results)
         }
-        Err(Failure::Cycles {
-            plan,
-            resolved,
-            cycles,
-        }) => {
+        Err(Failure::Cycles { checked, cycles }) => {
+            let (objects, graph) = (&checked.plan.objects, &checked.graph);
             let results = cycles
                 .iter()
                 .map(|c| {
-                    let first = c
-                        .edges
-                        .first()
-                        .map(|&e| &plan.objects[resolved.edges[e].from]);
+                    let first = c.edges.first().map(|&e| &objects[graph.edges[e].from]);
                     KrmResult {
                         message: format!(
                             "dependency cycle: no order of waves satisfies these references:\n{}",
-                            report::render_cycle(&plan.objects, &resolved, c)
+                            report::render_cycle(objects, graph, c)
                         ),
                         severity: "error",
                         resource_ref: first.map(resource_ref),
@@ -239,7 +233,7 @@ fn annotated(input: &str, json: bool, mut list: Value, a: &Annotated) -> Output 
             message: format!(
                 "sync-wave {}: {}",
                 s.suggested,
-                explain::short_reason(objects, &a.resolved, &a.analysis, s.object)
+                explain::short_reason(objects, a.graph(), &a.analysis, s.object)
             ),
             severity: "info",
             resource_ref: Some(resource_ref(o)),

@@ -1,9 +1,9 @@
 //! `kubectl waves annotate`: infer the order the objects need from what they reference, and
 //! propose (or write) the smallest `argocd.argoproj.io/sync-wave` values that respect it.
 //!
-//! [`run`] loads the input, plans it as it is (lint of the current annotations), resolves the
-//! dependency graph ([`crate::infer`]), assigns waves ([`layer`]) and plans the input again
-//! with the proposed waves, so that the proposal is checked by the same ordering rules and
+//! [`run`] loads the input, checks it as it is ([`crate::check`]: its plan, its dependency
+//! graph and the lint of the current annotations), assigns waves ([`layer`]) and checks the
+//! input again with the proposed waves, so that the proposal meets the same ordering rules and
 //! lint as `plan`. Everything else renders or writes that result: [`report`] (table, JSON),
 //! [`explain`], [`graph`] (DOT, Mermaid), [`write`] (files, annotated stream), [`krm`] (KRM
 //! function), [`git`] (dirty-tree check).
@@ -16,7 +16,7 @@ pub mod layer;
 pub mod report;
 pub mod write;
 
-use crate::diagnostics::Severity;
+use crate::check::{self, Checked};
 use crate::infer::Resolved;
 use crate::manifest::{self, Input, InputFile, Loaded};
 use crate::model::{Object, Phase};
@@ -108,39 +108,39 @@ pub fn analyze(
 pub struct Annotated {
     /// The input files, as read.
     pub files: Vec<InputFile>,
-    /// The input as it is, planned and linted.
-    pub plan: Plan,
-    pub resolved: Resolved,
+    /// The input as it is: planned, resolved and linted.
+    pub current: Checked,
     pub analysis: Analysis,
     /// The input with the suggested waves, planned and linted: what remains to fix.
-    pub proposed: Plan,
+    pub proposed: Checked,
 }
 
 impl Annotated {
     /// The objects (the same in both plans).
     pub fn objects(&self) -> &[Object] {
-        &self.plan.objects
+        &self.current.plan.objects
+    }
+
+    /// The dependency graph of the objects (the same in both plans).
+    pub fn graph(&self) -> &Resolved {
+        &self.current.graph
     }
 
     /// Whether the proposal leaves an ordering error that waves alone cannot fix (or that
     /// `--rewrite` would): a kept wave or a phase that breaks a dependency.
     pub fn has_ordering_errors(&self) -> bool {
-        self.proposed
-            .diagnostics
-            .iter()
-            .any(|d| d.severity == Severity::Error && !d.code.is_input_problem())
+        self.proposed.has_lint_errors()
     }
 }
 
 /// Why `annotate` could not propose anything.
 #[derive(Debug)]
 pub enum Failure {
-    /// The input itself is bad: the plan holds the diagnostics.
-    BadInput(Box<Plan>),
-    /// The dependencies form cycles.
+    /// The input itself is bad: the diagnostics say why.
+    BadInput(Box<Checked>),
+    /// The dependencies form cycles (edges of `checked.graph`).
     Cycles {
-        plan: Box<Plan>,
-        resolved: Resolved,
+        checked: Box<Checked>,
         cycles: Vec<Cycle>,
     },
 }
@@ -167,23 +167,20 @@ pub fn run_files(
         lenient: options.lenient,
         ..PlanOptions::default()
     };
-    let plan = Plan::build(loaded, plan_options.clone());
-    if plan.has_input_errors() {
-        return Err(Failure::BadInput(Box::new(plan)));
+    let current = check::check(loaded, plan_options.clone());
+    if current.has_input_errors() {
+        return Err(Failure::BadInput(Box::new(current)));
     }
-    // Plan::build resolved the graph for lint already.
-    let resolved = plan.graph.clone();
-    let analysis = match analyze(&plan.objects, &resolved, options) {
+    let analysis = match analyze(&current.plan.objects, &current.graph, options) {
         Ok(a) => a,
         Err(cycles) => {
             return Err(Failure::Cycles {
-                plan: Box::new(plan),
-                resolved,
+                checked: Box::new(current),
                 cycles,
             });
         }
     };
-    let mut objects = plan.objects.clone();
+    let mut objects = current.plan.objects.clone();
     for s in &analysis.suggestions {
         objects[s.object].annotations.wave = s.suggested;
     }
@@ -195,10 +192,11 @@ pub fn run_files(
         },
         plan_options,
     );
+    // Waves are not references: the proposal has the same dependency graph.
+    let proposed = Checked::new(proposed, current.graph.clone());
     Ok(Annotated {
         files,
-        plan,
-        resolved,
+        current,
         analysis,
         proposed,
     })

@@ -83,7 +83,7 @@ pub fn edge_document<'a>(objects: &[Object], e: &'a Edge) -> EdgeDocument<'a> {
 /// The serialisable result.
 pub fn document(a: &Annotated) -> Document<'_> {
     let objects = a.objects();
-    let reason = |i: usize| explain::short_reason(objects, &a.resolved, &a.analysis, i);
+    let reason = |i: usize| explain::short_reason(objects, a.graph(), &a.analysis, i);
     Document {
         objects: a
             .analysis
@@ -107,13 +107,13 @@ pub fn document(a: &Annotated) -> Document<'_> {
             })
             .collect(),
         edges: a
-            .resolved
+            .graph()
             .edges
             .iter()
             .map(|e| edge_document(objects, e))
             .collect(),
         external: a
-            .resolved
+            .graph()
             .external
             .iter()
             .map(|x| ExternalDocument {
@@ -162,7 +162,7 @@ pub fn render_text(a: &Annotated) -> String {
                     "-".to_string()
                 },
                 s.suggested.to_string(),
-                explain::short_reason(objects, &a.resolved, &a.analysis, s.object),
+                explain::short_reason(objects, a.graph(), &a.analysis, s.object),
             ]
         })
         .collect();
@@ -173,7 +173,7 @@ pub fn render_text(a: &Annotated) -> String {
         ));
     }
     let mut external: Vec<(String, &str)> = Vec::new();
-    for x in &a.resolved.external {
+    for x in &a.graph().external {
         let entry = (x.target.clone(), x.kind.as_str());
         if !external.contains(&entry) {
             external.push(entry);
@@ -192,7 +192,7 @@ pub fn render_text(a: &Annotated) -> String {
     }
     let changes = rows.len();
     let files = super::write::planned_edits(objects, &a.analysis).len();
-    let steps = a.proposed.steps.len();
+    let steps = a.proposed.plan.steps.len();
     let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
     if !out.is_empty() {
         out.push('\n');

@@ -65,19 +65,15 @@ pub fn run(args: &AnnotateArgs, global: &GlobalArgs) -> CommandResult {
     }
     let a = match annotate::run(&input, options) {
         Ok(a) => a,
-        Err(Failure::BadInput(plan)) => {
-            return Err(super::rejected_input(&plan.diagnostics, "annotated"));
+        Err(Failure::BadInput(checked)) => {
+            return Err(super::rejected_input(&checked.diagnostics, "annotated"));
         }
-        Err(Failure::Cycles {
-            plan,
-            resolved,
-            cycles,
-        }) => {
-            ui::print_diagnostics(&plan.diagnostics);
+        Err(Failure::Cycles { checked, cycles }) => {
+            ui::print_diagnostics(&checked.diagnostics);
             for c in &cycles {
                 report_error(format_args!(
                     "dependency cycle: no order of waves satisfies these references:\n{}",
-                    report::render_cycle(&plan.objects, &resolved, c).trim_end()
+                    report::render_cycle(&checked.plan.objects, &checked.graph, c).trim_end()
                 ));
             }
             return Err(CommandError::bad_input(
@@ -91,7 +87,7 @@ pub fn run(args: &AnnotateArgs, global: &GlobalArgs) -> CommandResult {
     }
     if let Some(query) = &args.explain {
         let index = annotate::find_object(a.objects(), query).map_err(CommandError::bad_input)?;
-        let x = explain::explain(a.objects(), &a.resolved, &a.analysis, index);
+        let x = explain::explain(a.objects(), a.graph(), &a.analysis, index);
         super::print(|out| match global.output {
             OutputFormat::Text => out.write_all(explain::render(&x).as_bytes()),
             format => ui::write_data(out, format, &x),
@@ -99,7 +95,7 @@ pub fn run(args: &AnnotateArgs, global: &GlobalArgs) -> CommandResult {
         return Ok(exit::OK);
     }
     if let Some(format) = args.graph {
-        let text = annotate::graph::render(format, a.objects(), &a.resolved, &a.analysis);
+        let text = annotate::graph::render(format, a.objects(), a.graph(), &a.analysis);
         super::print(|out| out.write_all(text.as_bytes()))?;
         return Ok(exit::OK);
     }

@@ -3,8 +3,9 @@
 use clap::Args;
 
 use super::{CommandError, CommandResult, ErrorKind, GlobalArgs, InputArgs, exit};
+use crate::check::{self, Checked};
 use crate::manifest;
-use crate::plan::{Plan, PlanOptions, ResourceDocument};
+use crate::plan::{PlanOptions, ResourceDocument};
 use crate::ui::{self, OutputFormat};
 
 #[derive(Debug, Args)]
@@ -25,32 +26,32 @@ pub struct PlanArgs {
 pub fn run(args: &PlanArgs, global: &GlobalArgs) -> CommandResult {
     let input = args.input.input()?;
     let loaded = manifest::load(&input);
-    let plan = Plan::build(
+    let checked = check::check(
         loaded,
         PlanOptions {
             lenient: args.lenient,
             destination_namespace: global.namespace.clone(),
         },
     );
-    if plan.has_input_errors() {
-        return Err(super::rejected_input(&plan.diagnostics, "planned"));
+    if checked.has_input_errors() {
+        return Err(super::rejected_input(&checked.diagnostics, "planned"));
     }
     if global.output == OutputFormat::Text {
-        ui::print_diagnostics(&plan.diagnostics);
-        if plan.objects.is_empty() {
+        ui::print_diagnostics(&checked.diagnostics);
+        if checked.plan.objects.is_empty() {
             // As kubectl: say so on stderr, print nothing, succeed.
             eprintln!("No resources found.");
             return Ok(exit::OK);
         }
     }
     super::print(|out| match global.output {
-        OutputFormat::Text => out.write_all(render_text(&plan).as_bytes()),
-        format => ui::write_data(out, format, &plan.document()),
+        OutputFormat::Text => out.write_all(render_text(&checked).as_bytes()),
+        format => ui::write_data(out, format, &checked.document()),
     })?;
-    let lint_errors = args.strict && plan.has_lint_errors();
+    let lint_errors = args.strict && checked.has_lint_errors();
     // Freeing 10,000 parsed objects one by one takes longer than the rest of the output; the
     // process ends right after this, so let the OS take the memory back.
-    std::mem::forget(plan);
+    std::mem::forget(checked);
     if lint_errors {
         // The diagnostics above say what lint found.
         return Err(CommandError::reported(ErrorKind::LintErrors));
@@ -59,8 +60,8 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs) -> CommandResult {
 }
 
 /// The human view: one table per step, then SyncFail hooks and skipped objects.
-pub fn render_text(plan: &Plan) -> String {
-    let doc = plan.document();
+pub fn render_text(checked: &Checked) -> String {
+    let doc = checked.document();
     let mut out = String::new();
     let total = doc.steps.len();
     for (i, step) in doc.steps.iter().enumerate() {
@@ -106,13 +107,14 @@ pub fn render_text(plan: &Plan) -> String {
         ));
     }
     let applies: usize = doc.steps.iter().map(|s| s.resources.len()).sum();
-    let (errors, warnings) = plan
-        .diagnostics
-        .iter()
-        .fold((0, 0), |(e, w), d| match d.severity {
-            crate::diagnostics::Severity::Error => (e + 1, w),
-            crate::diagnostics::Severity::Warning => (e, w + 1),
-        });
+    let (errors, warnings) =
+        checked
+            .diagnostics
+            .iter()
+            .fold((0, 0), |(e, w), d| match d.severity {
+                crate::diagnostics::Severity::Error => (e + 1, w),
+                crate::diagnostics::Severity::Warning => (e, w + 1),
+            });
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     out.push_str(&format!(
         "\n{}, {}, {} on failure, {}; {}, {}\n",

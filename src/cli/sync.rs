@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{ArgAction, Args, ValueEnum};
 
 use super::{CommandError, CommandResult, ErrorKind, GlobalArgs, InputArgs, exit};
+use crate::check;
 use crate::cluster::applyset::ApplySet;
 use crate::cluster::{Cluster, ConnectOptions, Propagation};
 use crate::health::HealthConfig;
@@ -161,20 +162,20 @@ pub fn run(args: &SyncArgs, global: &GlobalArgs) -> CommandResult {
         )
         .hint("pass --applyset NAME (the same name on every sync of this app)"));
     }
-    let plan = Plan::build(
+    let checked = check::check(
         manifest::load(&input),
         PlanOptions {
             lenient: args.lenient,
             destination_namespace: global.namespace.clone(),
         },
     );
-    if plan.has_input_errors() {
-        return Err(super::rejected_input(&plan.diagnostics, "was changed"));
+    if checked.has_input_errors() {
+        return Err(super::rejected_input(&checked.diagnostics, "was changed"));
     }
     if args.dry_run == Some(DryRun::Client) {
         super::print(|out| match global.output {
-            OutputFormat::Text => out.write_all(super::plan::render_text(&plan).as_bytes()),
-            format => ui::write_data(out, format, &plan.document()),
+            OutputFormat::Text => out.write_all(super::plan::render_text(&checked).as_bytes()),
+            format => ui::write_data(out, format, &checked.document()),
         })?;
         return Ok(exit::OK);
     }
@@ -183,7 +184,8 @@ pub fn run(args: &SyncArgs, global: &GlobalArgs) -> CommandResult {
             "sync prints its events as JSON lines: use -o json, or the default text",
         ));
     }
-    ui::print_diagnostics(&plan.diagnostics);
+    ui::print_diagnostics(&checked.diagnostics);
+    let plan = checked.plan;
     if plan.steps.is_empty() && plan.sync_fail.is_empty() {
         eprintln!("No resources found.");
         return Ok(exit::OK);

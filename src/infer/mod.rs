@@ -8,7 +8,6 @@
 //! objects that only appear at run time to the hooks that `produce` them.
 
 pub mod dns;
-pub mod gaps;
 pub mod refs;
 pub mod selector;
 

@@ -1,5 +1,8 @@
 //! Lint: valid input that will misbehave at run time. Each rule is a function over the plan
-//! returning coded diagnostics; `docs/diagnostics.md` lists them.
+//! and the dependency graph of its objects returning coded diagnostics; `docs/diagnostics.md`
+//! lists them. [`crate::check`] runs them.
+
+mod gaps;
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -9,11 +12,11 @@ use crate::model::known::is_builtin_group;
 use crate::model::{DeletePolicy, Object, Phase};
 use crate::plan::Plan;
 
-/// Runs every rule.
-pub fn run(plan: &Plan) -> Vec<Diagnostic> {
+/// Runs every rule on `plan`, whose objects depend on each other as `graph` says.
+pub fn run(plan: &Plan, graph: &infer::Resolved) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    ordering(plan, &plan.graph, &mut out);
-    out.extend(infer::gaps::unneeded_waves(plan, &plan.graph));
+    ordering(plan, graph, &mut out);
+    out.extend(gaps::unneeded_waves(plan, graph));
     hook_jobs(plan, &mut out);
     custom_resources_without_health(plan, &mut out);
     out

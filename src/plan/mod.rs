@@ -1,12 +1,12 @@
 //! The plan: validated objects in Argo CD's order, grouped into steps (phase + wave) and kind
-//! groups, with the objects that never run and every diagnostic. Pure.
+//! groups, with the objects that never run and the problems of the input itself. Pure
+//! ordering: the dependency graph and lint come on top of it in [`crate::check`].
 
 pub mod order;
 
 use serde::Serialize;
 
 use crate::diagnostics::{Code, Diagnostic, Severity};
-use crate::lint;
 use crate::manifest::Loaded;
 use crate::model::{Object, Phase, Role};
 pub use order::Task;
@@ -54,17 +54,18 @@ pub struct Skipped {
 #[derive(Debug)]
 pub struct Plan {
     pub objects: Vec<Object>,
+    /// In execution order.
     pub steps: Vec<Step>,
     /// SyncFail hooks, applied all at once when the sync fails.
     pub sync_fail: Vec<Task>,
     pub skipped: Vec<Skipped>,
+    /// Problems of the input itself (reading, annotations, duplicates), sorted by source; lint
+    /// findings are in [`crate::check::Checked::diagnostics`].
     pub diagnostics: Vec<Diagnostic>,
-    /// Every dependency between the objects, resolved once for lint and for `annotate`.
-    pub graph: crate::infer::Resolved,
 }
 
 impl Plan {
-    /// Builds the plan from loaded objects: orders them, lints them.
+    /// Builds the plan from loaded objects: orders them in steps and kind groups.
     pub fn build(loaded: Loaded, options: PlanOptions) -> Plan {
         let Loaded {
             mut objects,
@@ -135,25 +136,14 @@ impl Plan {
         let (sync_fail, tasks): (Vec<Task>, Vec<Task>) =
             tasks.into_iter().partition(|t| t.phase == Phase::SyncFail);
         let steps = group_steps(&tasks, &objects);
-        let mut plan = Plan {
+        crate::diagnostics::sort(&mut diagnostics);
+        Plan {
             objects,
             steps,
             sync_fail,
             skipped,
             diagnostics,
-            graph: crate::infer::Resolved::default(),
-        };
-        plan.graph = crate::infer::resolve(&plan.objects);
-        let mut found = lint::run(&plan);
-        plan.diagnostics.append(&mut found);
-        plan.diagnostics.sort_by(|a, b| {
-            a.source
-                .cmp(&b.source)
-                .then(a.code.cmp(&b.code))
-                .then(a.object.cmp(&b.object))
-        });
-        plan.diagnostics.dedup();
-        plan
+        }
     }
 
     /// Whether the input itself is bad (exit 2).
@@ -161,13 +151,6 @@ impl Plan {
         self.diagnostics
             .iter()
             .any(|d| d.severity == Severity::Error && d.code.is_input_problem())
-    }
-
-    /// Whether lint found errors (exit 3 with `--strict`).
-    pub fn has_lint_errors(&self) -> bool {
-        self.diagnostics
-            .iter()
-            .any(|d| d.severity == Severity::Error && !d.code.is_input_problem())
     }
 
     /// Index of the step and kind group where each object is first applied, if at all.
@@ -268,8 +251,9 @@ pub struct SkippedDocument<'a> {
 }
 
 impl Plan {
-    /// The serialisable view of the plan.
-    pub fn document(&self) -> PlanDocument<'_> {
+    /// The serialisable view of the plan, with `diagnostics` (all of them: see
+    /// [`crate::check::Checked::document`]).
+    pub fn document<'a>(&'a self, diagnostics: &'a [Diagnostic]) -> PlanDocument<'a> {
         PlanDocument {
             steps: self
                 .steps
@@ -293,7 +277,7 @@ impl Plan {
                     reason: &s.reason,
                 })
                 .collect(),
-            diagnostics: &self.diagnostics,
+            diagnostics,
         }
     }
 

@@ -13,10 +13,9 @@
 //!   group and needed only to exist.
 
 use crate::diagnostics::{Code, Diagnostic};
+use crate::infer::{Resolved, Strength};
 use crate::plan::Plan;
 use crate::plan::order::kind_rank;
-
-use super::{Resolved, Strength};
 
 /// The WAVES006 findings of a plan.
 pub fn unneeded_waves(plan: &Plan, resolved: &Resolved) -> Vec<Diagnostic> {
