@@ -148,10 +148,7 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: &SyncArgs, global: &GlobalArgs) -> CommandResult {
-    let input = match args.input.input() {
-        Ok(i) => i,
-        Err(e) => return Err(e),
-    };
+    let input = args.input.input()?;
     let applyset_name = args
         .applyset
         .clone()

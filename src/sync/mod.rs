@@ -121,6 +121,9 @@ pub struct Report {
     pub total_steps: usize,
 }
 
+/// The answer to one write: the object as written and what the write did.
+type Applied = Result<(Value, Action), ClusterError>;
+
 /// A live member of the inventory that left the manifests.
 #[derive(Debug, Clone)]
 struct PruneUnit {
@@ -784,11 +787,16 @@ impl<'a> Engine<'a> {
             for u in group.iter_mut() {
                 if u.kind.is_none() {
                     let o = &self.plan.objects[u.object];
-                    if let Err(e) = self.cluster.refresh_kinds(&o.group).await {
-                        self.fail_plain(step, Some(u.clone()), e.to_string());
-                        return Waited::Failed;
+                    match self
+                        .discover_new_kind(&o.group, &o.api_version, &o.kind)
+                        .await
+                    {
+                        Ok(kind) => u.kind = Some(kind),
+                        Err(e) => {
+                            self.fail_plain(step, Some(u.clone()), e.to_string());
+                            return Waited::Failed;
+                        }
                     }
-                    u.kind = self.cluster.resolve(&o.api_version, &o.kind).await;
                 }
             }
             let group_refs: Vec<&Unit> = group.iter().collect();
@@ -834,19 +842,48 @@ impl<'a> Engine<'a> {
         self.wait_for(step, &awaited, step_started).await
     }
 
+    /// Finds a kind whose CRD this sync just made Established. The apiserver serves the new
+    /// group's discovery a moment after Established (404 until then), and discovery cannot be
+    /// watched, so this asks again with a short back-off, for at most 30 s.
+    async fn discover_new_kind(
+        &self,
+        group: &str,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<ResolvedKind, ClusterError> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let refreshed = self.cluster.refresh_kinds(group).await;
+            if let Some(found) = self.cluster.resolve(api_version, kind).await {
+                return Ok(found);
+            }
+            if Instant::now() >= deadline {
+                return Err(match refreshed {
+                    Err(e) => e,
+                    Ok(()) => ClusterError::UnknownKind {
+                        api_version: api_version.to_string(),
+                        kind: kind.to_string(),
+                    },
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
+    }
+
     /// Applies the objects of one kind group concurrently. False when one was rejected.
     async fn apply_group(&mut self, step: usize, group: &[Unit]) -> bool {
         let this = &*self;
-        let results: Vec<(usize, Result<(Value, Action), ClusterError>)> =
-            futures_util::stream::iter(
-                group
-                    .iter()
-                    .enumerate()
-                    .map(|(i, u)| async move { (i, this.apply_one(u).await) }),
-            )
-            .buffer_unordered(self.options.concurrency.max(1))
-            .collect()
-            .await;
+        let results: Vec<(usize, Applied)> = futures_util::stream::iter(
+            group
+                .iter()
+                .enumerate()
+                .map(|(i, u)| async move { (i, this.apply_one(u).await) }),
+        )
+        .buffer_unordered(self.options.concurrency.max(1))
+        .collect()
+        .await;
         let mut results = results;
         results.sort_by_key(|(i, _)| *i);
         let mut ok = true;

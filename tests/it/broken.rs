@@ -313,12 +313,59 @@ fn lenient_warns_and_behaves_like_argo_cd() {
 
 #[test]
 fn unbuilt_subcommands_say_so() {
-    for cmd in ["sync", "diff", "gc", "status"] {
+    for cmd in ["diff", "gc", "status"] {
         let (code, stdout, stderr) = run(&[cmd, "fixtures/shop"]);
         assert_eq!(code, 2, "{cmd}");
         assert!(stdout.is_empty());
         assert!(stderr.contains("not built yet"), "{cmd}: {stderr}");
     }
+}
+
+#[test]
+fn sync_of_bad_input_exits_2_before_contacting_the_cluster() {
+    let (code, stdout, stderr) = run(&[
+        "sync",
+        "fixtures/broken/non-integer-wave.yaml",
+        "--kubeconfig",
+        "/nonexistent/kubeconfig",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("fixtures/broken/non-integer-wave.yaml:"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("kubeconfig"),
+        "the cluster is not contacted: {stderr}"
+    );
+}
+
+#[test]
+fn sync_without_a_reachable_cluster_exits_2_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&[
+        "sync",
+        "fixtures/shop",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("cannot reach the cluster"), "{stderr}");
+    assert!(stderr.contains("nothing was changed"), "{stderr}");
 }
 
 #[test]

@@ -803,3 +803,105 @@ async fn prune_without_an_inventory_prunes_nothing_and_says_so() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stderr.contains("no inventory yet"), "{run:?}");
 }
+
+/// The plan's steps as (step index, kind, name, hook) of the objects the recorder sees in
+/// `namespace` (fixed names only: generated hook names are not known in advance).
+fn planned(fixture: &str, namespace: &str) -> Vec<(usize, String, String, bool)> {
+    let (code, stdout, stderr) = crate::common::run(&["plan", fixture, "-o", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).expect("plan JSON");
+    let watched: Vec<&str> = KINDS.iter().map(|(_, k, _)| *k).collect();
+    let mut out = Vec::new();
+    for (i, step) in plan["steps"].as_array().unwrap().iter().enumerate() {
+        for r in step["resources"].as_array().unwrap() {
+            let kind = r["kind"].as_str().unwrap();
+            let name = r["name"].as_str().unwrap();
+            if r["namespace"] == namespace && watched.contains(&kind) && !name.ends_with('-') {
+                let hook = r["hook"].as_bool().unwrap_or(false);
+                out.push((i, kind.to_string(), name.to_string(), hook));
+            }
+        }
+    }
+    out
+}
+
+/// Syncs a fixture app, checks that the cluster saw its objects created step by step, then
+/// syncs it again and checks that nothing but its hooks was written.
+async fn sync_fixture_twice(fixture: &str, namespace: &str) {
+    let client = cluster().client().await;
+    let _logs = cluster().failure_logs();
+    let rec = Recorder::start(&client, namespace, KINDS).await;
+    let run = sync(namespace, &[fixture, "--timeout", "3m"]).await;
+    let trace = rec.stop().await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let planned = planned(fixture, namespace);
+    assert!(planned.len() >= 5, "{planned:?}");
+    let created: Vec<(usize, u64, String)> = planned
+        .iter()
+        .map(|(step, kind, name, _)| {
+            let rv = trace
+                .first_event("ADDED", kind, name)
+                .unwrap_or_else(|| panic!("{kind}/{name} was never created: {trace:?}"));
+            (*step, rv, format!("{kind}/{name}"))
+        })
+        .collect();
+    for a in &created {
+        for b in &created {
+            if a.0 < b.0 {
+                assert!(
+                    a.1 < b.1,
+                    "{} (step {}) created after {} (step {})",
+                    a.2,
+                    a.0 + 1,
+                    b.2,
+                    b.0 + 1
+                );
+            }
+        }
+    }
+
+    let rec = Recorder::start(&client, namespace, KINDS).await;
+    let again = sync(namespace, &[fixture, "--timeout", "3m"]).await;
+    let trace = rec.stop().await;
+    assert_eq!(again.code, 0, "{again:?}");
+    // Hooks run again (BeforeHookCreation recreates them); their pods too.
+    let hooks: Vec<(&str, &str)> = planned
+        .iter()
+        .filter(|p| p.3)
+        .map(|p| (p.1.as_str(), p.2.as_str()))
+        .collect();
+    let writes: Vec<String> = trace
+        .iter()
+        .filter(|w| w.kind != "Pod" && !hooks.contains(&(w.kind.as_str(), w.name.as_str())))
+        .filter(|w| {
+            w.object
+                .pointer("/metadata/labels/kubectl-waves.io~1hook")
+                .is_none()
+        })
+        .map(|w| format!("{} {}/{}", w.kind_of_event, w.kind, w.name))
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "a second sync wrote non-hook objects: {writes:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shop_fixture_syncs_in_order_and_a_second_sync_is_a_no_op() {
+    sync_fixture_twice("fixtures/shop", "shop").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_enterprise_fixture_syncs_in_order_and_a_second_sync_is_a_no_op() {
+    let client = cluster().client().await;
+    crate::support::operators::install_fixture_storage_classes(&client).await;
+    sync_fixture_twice("fixtures/enterprise", "enterprise").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tenant_fixture_syncs_in_order_and_a_second_sync_is_a_no_op() {
+    let client = cluster().client().await;
+    crate::support::operators::install_operator_crds(&client).await;
+    crate::support::operators::install_fixture_storage_classes(&client).await;
+    sync_fixture_twice("fixtures/tenant", "tenant-a").await;
+}
