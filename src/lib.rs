@@ -10,6 +10,7 @@ pub mod cli;
 pub mod cluster;
 pub mod diagnostics;
 pub mod edit;
+pub mod gc;
 pub mod health;
 pub mod infer;
 pub mod lint;

@@ -3,6 +3,7 @@
 
 mod annotate;
 mod error;
+mod gc;
 mod health;
 mod not_yet;
 mod plan;
@@ -75,8 +76,8 @@ pub enum Command {
     Diff(not_yet::NotYetArgs),
     /// Infer dependencies from references and suggest (or write) sync waves.
     Annotate(annotate::AnnotateArgs),
-    /// List and delete finished leftover hook objects (not built yet).
-    Gc(not_yet::NotYetArgs),
+    /// List leftover hook Jobs and Pods (ours, Argo CD's, Helm's); delete them with --yes.
+    Gc(gc::GcArgs),
     /// Live health per step, naming the blocking object (not built yet).
     Status(not_yet::NotYetArgs),
     /// Assess the health of objects given as YAML, as sync would (tests custom Lua checks).
@@ -150,7 +151,7 @@ pub fn main() -> ExitCode {
         Command::Annotate(args) => annotate::run(args, &cli.global),
         Command::Sync(args) => sync::run(args, &cli.global),
         Command::Diff(_) => not_yet::run("diff"),
-        Command::Gc(_) => not_yet::run("gc"),
+        Command::Gc(args) => gc::run(args, &cli.global),
         Command::Status(_) => not_yet::run("status"),
         Command::Health(args) => health::run(args, &cli.global),
         Command::Completion { shell } => {

@@ -88,6 +88,31 @@ impl Kinds {
             .cloned()
     }
 
+    /// The kinds a user's word names, as `kubectl get` reads it: a kind (`Job`), a plural
+    /// (`jobs`) or a singular (`job`), case-insensitive, optionally qualified by the group
+    /// (`Workflow.argoproj.io`, `jobs.batch`). One entry per group that serves it, in the
+    /// preferred version, core group first.
+    pub fn find(&self, word: &str) -> Vec<ResolvedKind> {
+        let word = word.to_ascii_lowercase();
+        let mut found: Vec<ResolvedKind> = self
+            .by_group_kind
+            .values()
+            .filter(|k| {
+                let r = &k.resource;
+                let names = [r.kind.to_ascii_lowercase(), r.plural.to_ascii_lowercase()];
+                names.iter().any(|n| {
+                    *n == word || (!r.group.is_empty() && word == format!("{n}.{}", r.group))
+                })
+            })
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| {
+            (!a.resource.group.is_empty(), &a.resource.group)
+                .cmp(&(!b.resource.group.is_empty(), &b.resource.group))
+        });
+        found
+    }
+
     /// The resource for `apiVersion`/`kind`.
     pub fn resolve(&self, api_version: &str, kind: &str) -> Option<ResolvedKind> {
         self.by_version_kind

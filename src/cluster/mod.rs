@@ -191,6 +191,11 @@ impl Cluster {
         self.kinds.read().await.resolve_group_kind(group, kind)
     }
 
+    /// The kinds a user's word names (`Job`, `jobs`, `Workflow.argoproj.io`); see [`Kinds::find`].
+    pub async fn find_kinds(&self, word: &str) -> Vec<ResolvedKind> {
+        self.kinds.read().await.find(word)
+    }
+
     /// Reads discovery again for one group (after a CRD of this sync is Established).
     pub async fn refresh_kinds(&self, group: &str) -> Result<()> {
         let found = Kinds::discover_group(&self.client, group).await?;
@@ -362,6 +367,69 @@ impl Cluster {
                 if e.is_not_found() { Ok(false) } else { Err(e) }
             }
         }
+    }
+
+    /// Every object of `kind` in `namespace` (`None`: all namespaces), optionally filtered by a
+    /// label selector, with `apiVersion` and `kind` filled in (list items carry neither).
+    pub async fn list(
+        &self,
+        kind: &ResolvedKind,
+        namespace: Option<&str>,
+        label_selector: Option<&str>,
+    ) -> Result<Vec<Value>> {
+        let api = match namespace {
+            Some(ns) if kind.namespaced => {
+                Api::namespaced_with(self.client.clone(), ns, &kind.resource)
+            }
+            _ => Api::all_with(self.client.clone(), &kind.resource),
+        };
+        let mut params = ListParams::default();
+        if let Some(selector) = label_selector {
+            params = params.labels(selector);
+        }
+        let list = api.list(&params).await?;
+        Ok(list
+            .items
+            .into_iter()
+            .map(|item| {
+                let mut value = to_value(item);
+                if let Some(map) = value.as_object_mut() {
+                    map.insert(
+                        "apiVersion".into(),
+                        Value::String(kind.resource.api_version.clone()),
+                    );
+                    map.insert("kind".into(), Value::String(kind.resource.kind.clone()));
+                }
+                value
+            })
+            .collect())
+    }
+
+    /// Removes one finalizer, found at `index` of `metadata.finalizers`, with a JSON patch that
+    /// first tests it is still there: nothing else changes, and a list that changed meanwhile
+    /// makes the patch fail (422) instead of removing another finalizer.
+    pub async fn remove_finalizer(
+        &self,
+        kind: &ResolvedKind,
+        namespace: &str,
+        name: &str,
+        finalizer: &str,
+        index: usize,
+    ) -> Result<()> {
+        let path = format!("/metadata/finalizers/{index}");
+        let body = serde_json::to_vec(&serde_json::json!([
+            {"op": "test", "path": path, "value": finalizer},
+            {"op": "remove", "path": path},
+        ]))
+        .map_err(|e| ClusterError::Config(e.to_string()))?;
+        let api = self.api(kind, namespace);
+        let url = format!("{}/{name}?fieldManager={FIELD_MANAGER}", api.resource_url());
+        let request = http::Request::patch(url)
+            .header(http::header::CONTENT_TYPE, "application/json-patch+json")
+            .body(body)
+            .map_err(|e| ClusterError::Config(e.to_string()))?;
+        self.client.request::<DynamicObject>(request).await?;
+        Ok(())
     }
 
     /// Waits until the object is gone, with a watch on its name (no polling).
