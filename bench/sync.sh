@@ -28,6 +28,7 @@ eval "$(testenv/up --data-dir "$data" --watch-pid $$)"
 export PATH="$PWD/target/testenv/bin:$PATH"
 
 # The app: one file per wave, so the kubectl loop applies exactly one wave at a time.
+mkdir -p "$work/app"
 for ((w = 0; w < waves; w++)); do
   for ((i = 0; i < per_wave; i++)); do
     cat <<EOF
@@ -40,7 +41,7 @@ metadata:
 data: {key: "value $w $i"}
 ---
 EOF
-  done >"$work/wave-$(printf %02d "$w").yaml"
+  done >"$work/app/wave-$(printf %02d "$w").yaml"
 done
 
 now() { date +%s.%N; }
@@ -49,14 +50,14 @@ for ((r = 1; r <= runs; r++)); do
   ns=bench-waves-$r
   kubectl create namespace "$ns" >/dev/null
   t0=$(now)
-  "$bin" sync "$work" -n "$ns" -o json --no-cluster-health-config >"$work/events-$r.json"
+  "$bin" sync "$work/app" -n "$ns" -o json --no-cluster-health-config >"$work/events-$r.json"
   t1=$(now)
   ours=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')
 
   ns=bench-loop-$r
   kubectl create namespace "$ns" >/dev/null
   t0=$(now)
-  for f in "$work"/wave-*.yaml; do
+  for f in "$work"/app/wave-*.yaml; do
     w=$(basename "$f" .yaml); w=$((10#${w#wave-}))
     kubectl apply --server-side -n "$ns" -f "$f" >/dev/null
     kubectl wait --for=create configmap -l "bench-wave=$w" -n "$ns" --timeout=60s >/dev/null

@@ -600,22 +600,23 @@ impl<'a> Engine<'a> {
     /// `None` when the object is not dry-run (a hook that will be deleted and recreated).
     async fn dry_run_one(&self, u: &Unit) -> Result<Option<Action>, ClusterError> {
         let Some(kind) = &u.kind else { return Ok(None) };
-        let live = self.cluster.get(kind, &u.namespace, &u.name).await?;
         let o = &self.plan.objects[u.object];
-        if u.hook
-            && live.is_some()
+        let replaced_hook = u.hook
             && o.annotations
                 .delete_policies
-                .contains(&DeletePolicy::BeforeHookCreation)
-        {
+                .contains(&DeletePolicy::BeforeHookCreation);
+        // The live object is read only where it matters: to skip a hook that will be deleted
+        // first, and to say what `--dry-run=server` would do.
+        let live = if replaced_hook || self.options.dry_run {
+            self.cluster.get(kind, &u.namespace, &u.name).await?
+        } else {
+            None
+        };
+        if replaced_hook && live.is_some() {
             return Ok(None);
         }
         let result = self.write(u, kind, true).await?;
-        Ok(Some(action_of(
-            live.as_ref(),
-            &result,
-            o.annotations.sync_options.replace,
-        )))
+        Ok(Some(dry_run_action(live.as_ref(), &result)))
     }
 
     /// Writes one object as its sync options say.
@@ -1649,6 +1650,28 @@ fn parent_info(set: &ApplySet) -> ObjectInfo {
     }
 }
 
+/// What a dry-run write would do: the server answers with the object as it would be, under
+/// the live resourceVersion, so compare contents (managedFields and the counters aside).
+fn dry_run_action(live: Option<&Value>, result: &Value) -> Action {
+    let Some(live) = live else {
+        return Action::Created;
+    };
+    let content = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            for k in ["managedFields", "resourceVersion", "generation"] {
+                meta.remove(k);
+            }
+        }
+        v
+    };
+    if content(live) == content(result) {
+        Action::Unchanged
+    } else {
+        Action::Configured
+    }
+}
+
 /// Whether the CRD in this plan that defines `o`'s kind says it is cluster-scoped.
 fn crd_scope_is_cluster(plan: &Plan, o: &Object) -> bool {
     plan.objects.iter().any(|crd| {
@@ -1694,6 +1717,19 @@ mod tests {
         assert_eq!(action_of(Some(&a), &a, false), Action::Unchanged);
         assert_eq!(action_of(Some(&a), &b, false), Action::Configured);
         assert_eq!(action_of(Some(&a), &b, true), Action::Replaced);
+    }
+
+    #[test]
+    fn dry_run_action_compares_contents_not_versions() {
+        let live = json!({"metadata": {"name": "a", "resourceVersion": "5", "managedFields": []},
+                          "data": {"k": "1"}});
+        let same = json!({"metadata": {"name": "a", "resourceVersion": "5",
+                          "managedFields": [{"manager": "kubectl-waves"}]}, "data": {"k": "1"}});
+        let changed =
+            json!({"metadata": {"name": "a", "resourceVersion": "5"}, "data": {"k": "2"}});
+        assert_eq!(dry_run_action(None, &live), Action::Created);
+        assert_eq!(dry_run_action(Some(&live), &same), Action::Unchanged);
+        assert_eq!(dry_run_action(Some(&live), &changed), Action::Configured);
     }
 
     #[test]

@@ -66,7 +66,7 @@ pub fn app(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-fn path(dir: &tempfile::TempDir) -> &str {
+pub(crate) fn path(dir: &tempfile::TempDir) -> &str {
     dir.path().to_str().expect("utf-8 temp path")
 }
 
@@ -74,7 +74,12 @@ async fn recorder(ns: &TestNs) -> Recorder {
     Recorder::start(&ns.client, &ns.name, KINDS).await
 }
 
-fn job(name: &str, annotations: &str, pod_labels: &str, pod_annotations: &str) -> String {
+pub(crate) fn job(
+    name: &str,
+    annotations: &str,
+    pod_labels: &str,
+    pod_annotations: &str,
+) -> String {
     format!(
         "apiVersion: batch/v1
 kind: Job
@@ -97,7 +102,7 @@ spec:
     )
 }
 
-fn config_map(name: &str, wave: i64) -> String {
+pub(crate) fn config_map(name: &str, wave: i64) -> String {
     format!(
         "apiVersion: v1
 kind: ConfigMap
@@ -112,7 +117,7 @@ data:
     )
 }
 
-fn deployment(name: &str, wave: i64, pod_labels: &str, pod_annotations: &str) -> String {
+pub(crate) fn deployment(name: &str, wave: i64, pod_labels: &str, pod_annotations: &str) -> String {
     format!(
         "apiVersion: apps/v1
 kind: Deployment
@@ -394,6 +399,41 @@ async fn dry_run_server_writes_nothing() {
     assert!(
         run.stdout.contains(&format!(
             "ConfigMap/{}/settings created (server dry run)",
+            ns.name
+        )),
+        "{run:?}"
+    );
+
+    // After a real sync, a changed ConfigMap would be configured, the rest unchanged.
+    let synced = sync(&ns.name, &[path(&dir), "--applyset", "app"]).await;
+    assert_eq!(synced.code, 0, "{synced:?}");
+    let changed = app(&[(
+        "app.yaml",
+        &[
+            config_map("settings", 0).replace("key: value", "key: other"),
+            deployment("web", 1, "", ""),
+        ]
+        .concat(),
+    )]);
+    let rec = recorder(&ns).await;
+    let run = sync(
+        &ns.name,
+        &[path(&changed), "--dry-run=server", "--applyset", "app"],
+    )
+    .await;
+    let trace = rec.stop().await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(trace.is_empty(), "nothing written: {trace:?}");
+    assert!(
+        run.stdout.contains(&format!(
+            "ConfigMap/{}/settings configured (server dry run)",
+            ns.name
+        )),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "Deployment/{}/web unchanged (server dry run)",
             ns.name
         )),
         "{run:?}"
