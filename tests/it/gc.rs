@@ -461,8 +461,7 @@ const APPLICATION_CRD: &str = r#"{
 async fn argocd_hook_finalizer_is_removed_only_when_argocd_is_done_with_it() {
     let ns = cluster().ns("gc-argocd").await;
     // Play Argo CD: its Application CRD, one Application running an operation, one idle.
-    let crd: Value = serde_json::from_str(APPLICATION_CRD).unwrap();
-    apply(&ns, &[crd]).await;
+    apply(&ns, &[serde_json::from_str(APPLICATION_CRD).unwrap()]).await;
     let busy = format!("{}-busy", ns.name);
     let idle = format!("{}-idle", ns.name);
     let application = |name: &str, operation: bool| {
@@ -473,21 +472,7 @@ async fn argocd_hook_finalizer_is_removed_only_when_argocd_is_done_with_it() {
         }
         app
     };
-    // The CRD may take a moment to be served.
-    let mut tries = 0;
-    loop {
-        let mut cmd = cluster().kubectl();
-        cmd.args(["get", "applications.argoproj.io", "-n", &ns.name]);
-        if tokio::task::spawn_blocking(move || cmd.output().unwrap().status.success())
-            .await
-            .unwrap()
-        {
-            break;
-        }
-        tries += 1;
-        assert!(tries < 100, "the Application CRD is not served");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    served(&ns, "applications.argoproj.io").await;
     apply(&ns, &[application(&busy, true), application(&idle, false)]).await;
     let hook_finalizer = "argocd.argoproj.io/hook-finalizer";
     let tracking = |app: &str, name: &str| {
@@ -609,4 +594,97 @@ async fn argocd_hook_finalizer_is_removed_only_when_argocd_is_done_with_it() {
     tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap();
+}
+
+/// Waits until the apiserver serves `resource` (a CRD just applied).
+async fn served(ns: &TestNs, resource: &str) {
+    for _ in 0..150 {
+        let mut cmd = cluster().kubectl();
+        cmd.args(["get", resource, "-n", &ns.name]);
+        if tokio::task::spawn_blocking(move || cmd.output().unwrap().status.success())
+            .await
+            .unwrap()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{resource} is not served");
+}
+
+const WORKFLOW_CRD: &str = r#"{
+  "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+  "metadata": {"name": "workflows.argoproj.io"},
+  "spec": {"group": "argoproj.io", "scope": "Namespaced",
+    "names": {"kind": "Workflow", "listKind": "WorkflowList", "plural": "workflows",
+              "singular": "workflow", "shortNames": ["wf"]},
+    "versions": [{"name": "v1alpha1", "served": true, "storage": true,
+      "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+}"#;
+
+/// `kubectl ARGS -n ns`: its stdout.
+async fn kubectl(ns: &TestNs, args: &[&str]) -> String {
+    let mut cmd = cluster().kubectl();
+    cmd.args(args).args(["-n", &ns.name]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "kubectl {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argo_workflow_hooks_are_found_when_the_crd_exists_and_their_pods_go_with_them() {
+    let ns = cluster().ns("gc-workflow").await;
+    apply(&ns, &[serde_json::from_str(WORKFLOW_CRD).unwrap()]).await;
+    served(&ns, "workflows.argoproj.io").await;
+    let workflow = |name: &str, phase: &str| {
+        json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+               "metadata": {"name": name, "annotations": argocd_hook("PostSync")},
+               "spec": {"entrypoint": "main"}, "status": {"phase": phase}})
+    };
+    apply(
+        &ns,
+        &[
+            workflow("wf-done", "Succeeded"),
+            workflow("wf-running", "Running"),
+        ],
+    )
+    .await;
+    // A pod of the finished Workflow (it carries the hook annotation too): it goes with it.
+    let uid = kubectl(
+        &ns,
+        &[
+            "get",
+            "workflows.argoproj.io",
+            "wf-done",
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ],
+    )
+    .await;
+    assert!(!uid.is_empty());
+    apply(
+        &ns,
+        &[json!({"apiVersion": "v1", "kind": "Pod",
+                 "metadata": {"name": "wf-done-main", "annotations": argocd_hook("PostSync"),
+                              "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1",
+                                  "kind": "Workflow", "name": "wf-done", "uid": uid,
+                                  "controller": true}]},
+                 "spec": {"containers": [{"name": "main", "image": "registry.invalid/w:1"}]}})],
+    )
+    .await;
+
+    let (run, items) = gc_json(&ns.name, &["--yes"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(item(&items, "wf-done")["state"], "succeeded", "{items:#?}");
+    assert_eq!(item(&items, "wf-running")["state"], "running");
+    assert!(
+        !listed(&items, "wf-done-main"),
+        "a Workflow's pod is not listed"
+    );
+    let left = kubectl(&ns, &["get", "workflows.argoproj.io", "-o", "name"]).await;
+    assert_eq!(left.trim(), "workflow.argoproj.io/wf-running", "{left}");
+    // Background propagation: the garbage collector deletes the pod of the deleted Workflow.
+    wait_deleted(&ns.api::<Pod>(), "wf-done-main").await;
 }
