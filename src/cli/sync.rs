@@ -91,6 +91,13 @@ pub struct SyncArgs {
     /// Prune everything in the extra step after the last Sync wave (Argo CD's PruneLast=true).
     #[arg(long, requires = "prune")]
     pub prune_last: bool,
+    /// Write only objects the server-side dry run finds different from the live ones
+    /// (Argo CD's ApplyOutOfSyncOnly=true); the others are still awaited.
+    #[arg(long)]
+    pub apply_out_of_sync_only: bool,
+    /// Refuse (before any change) objects that belong to another ApplySet or Argo CD application.
+    #[arg(long)]
+    pub fail_on_shared_resource: bool,
     /// How pruned objects' dependents are deleted.
     #[arg(long, value_enum, default_value_t = Propagation::Foreground, value_name = "POLICY")]
     pub prune_propagation: Propagation,
@@ -285,6 +292,8 @@ async fn sync_main(
         confirm_prune: args.confirm_prune,
         prune_last: args.prune_last,
         prune_propagation: args.prune_propagation,
+        apply_out_of_sync_only: args.apply_out_of_sync_only,
+        fail_on_shared_resource: args.fail_on_shared_resource,
         ..SyncOptions::default()
     };
 
@@ -336,7 +345,7 @@ async fn sync_main(
 }
 
 /// A cluster problem before any change: unreachable or forbidden (exit 2), with a hint.
-fn cluster_error(e: &crate::cluster::ClusterError) -> CommandError {
+pub(super) fn cluster_error(e: &crate::cluster::ClusterError) -> CommandError {
     use crate::cluster::ClusterError;
     match e {
         ClusterError::Config(_) | ClusterError::Unreachable(_) => {
@@ -351,7 +360,7 @@ fn cluster_error(e: &crate::cluster::ClusterError) -> CommandError {
 }
 
 /// Ctrl-C or SIGTERM.
-async fn interrupted() {
+pub(super) async fn interrupted() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -67,6 +67,10 @@ pub struct SyncOptions {
     pub prune_last: bool,
     /// `--prune-propagation`.
     pub prune_propagation: Propagation,
+    /// `--apply-out-of-sync-only`: objects the dry run finds unchanged are not written.
+    pub apply_out_of_sync_only: bool,
+    /// `--fail-on-shared-resource`: refuse objects another app (ApplySet or Argo CD) owns.
+    pub fail_on_shared_resource: bool,
 }
 
 impl Default for SyncOptions {
@@ -89,6 +93,8 @@ impl Default for SyncOptions {
             confirm_prune: false,
             prune_last: false,
             prune_propagation: Propagation::Foreground,
+            apply_out_of_sync_only: false,
+            fail_on_shared_resource: false,
         }
     }
 }
@@ -119,6 +125,13 @@ pub struct Report {
     pub duration: Duration,
     /// Steps of the run (plan steps and prune-only steps), SyncFail not counted.
     pub total_steps: usize,
+}
+
+/// What the dry run found about one object.
+struct DryRunChecked {
+    action: Option<Action>,
+    /// Another app that owns the live object.
+    owner: Option<String>,
 }
 
 /// The answer to one write: the object as written and what the write did.
@@ -181,6 +194,7 @@ pub async fn run(
         parent: None,
         parent_written: false,
         kept_members: Inventory::default(),
+        in_sync: HashSet::new(),
     };
     engine.run().await
 }
@@ -206,6 +220,8 @@ struct Engine<'a> {
     parent_written: bool,
     /// Kinds and namespaces of members left in place (Prune=false, Prune=confirm).
     kept_members: Inventory,
+    /// Objects the dry run found unchanged (`--apply-out-of-sync-only` skips their write).
+    in_sync: HashSet<LiveKey>,
 }
 
 /// How waiting for a step ended.
@@ -344,7 +360,10 @@ impl<'a> Engine<'a> {
 
         // The dry run of SPEC §4: nothing is written before every object that can be checked
         // by the server was.
-        let dry_failures = self.dry_run(&all).await?;
+        let (dry_failures, in_sync) = self.dry_run(&all).await?;
+        if self.options.apply_out_of_sync_only {
+            self.in_sync = in_sync;
+        }
         if !dry_failures.is_empty() {
             let message = format!(
                 "the server-side dry run rejected {} object{}; nothing was changed",
@@ -514,7 +533,10 @@ impl<'a> Engine<'a> {
 
     /// Server-side dry run of every object whose namespace and kind exist already. Returns
     /// the rejections; a cluster error (unreachable, forbidden) is an error.
-    async fn dry_run(&self, units: &[&Unit]) -> Result<Vec<Failure>, SyncError> {
+    async fn dry_run(
+        &self,
+        units: &[&Unit],
+    ) -> Result<(Vec<Failure>, HashSet<LiveKey>), SyncError> {
         let mut namespaces: BTreeSet<&str> = BTreeSet::new();
         for u in units {
             if !u.namespace.is_empty() {
@@ -550,7 +572,7 @@ impl<'a> Engine<'a> {
             })
             .collect();
         let deferred = units.len() - checkable.len();
-        let results: Vec<(usize, Result<Option<Action>, ClusterError>)> =
+        let results: Vec<(usize, Result<DryRunChecked, ClusterError>)> =
             futures_util::stream::iter(
                 checkable
                     .iter()
@@ -561,16 +583,37 @@ impl<'a> Engine<'a> {
             .collect()
             .await;
         let mut failures = Vec::new();
+        let mut in_sync = HashSet::new();
         let mut results = results;
         results.sort_by_key(|(i, _)| *i);
         for (i, result) in results {
             let u = checkable[i];
             match result {
-                Ok(Some(action)) if self.options.dry_run => self.emit(Event::DryRunResult {
-                    object: self.info(u),
-                    action,
-                }),
-                Ok(_) => {}
+                Ok(checked) => {
+                    if let (Some(owner), true) =
+                        (&checked.owner, self.options.fail_on_shared_resource)
+                    {
+                        failures.push(Failure {
+                            object: self.info(u),
+                            message: format!(
+                                "shared resource: it belongs to {owner} (--fail-on-shared-resource)"
+                            ),
+                            pod: None,
+                            logs: Vec::new(),
+                            events: Vec::new(),
+                        });
+                        continue;
+                    }
+                    if checked.action == Some(Action::Unchanged) && !u.hook {
+                        in_sync.insert(u.key.clone());
+                    }
+                    if let (Some(action), true) = (checked.action, self.options.dry_run) {
+                        self.emit(Event::DryRunResult {
+                            object: self.info(u),
+                            action,
+                        });
+                    }
+                }
                 Err(e) if e.is_forbidden() || matches!(e, ClusterError::Unreachable(_)) => {
                     let o = &self.plan.objects[u.object];
                     return Err(SyncError::Object {
@@ -594,29 +637,64 @@ impl<'a> Engine<'a> {
                 deferred,
             });
         }
-        Ok(failures)
+        Ok((failures, in_sync))
     }
 
     /// `None` when the object is not dry-run (a hook that will be deleted and recreated).
-    async fn dry_run_one(&self, u: &Unit) -> Result<Option<Action>, ClusterError> {
-        let Some(kind) = &u.kind else { return Ok(None) };
+    async fn dry_run_one(&self, u: &Unit) -> Result<DryRunChecked, ClusterError> {
+        let none = DryRunChecked {
+            action: None,
+            owner: None,
+        };
+        let Some(kind) = &u.kind else {
+            return Ok(none);
+        };
         let o = &self.plan.objects[u.object];
         let replaced_hook = u.hook
             && o.annotations
                 .delete_policies
                 .contains(&DeletePolicy::BeforeHookCreation);
         // The live object is read only where it matters: to skip a hook that will be deleted
-        // first, and to say what `--dry-run=server` would do.
-        let live = if replaced_hook || self.options.dry_run {
+        // first, to say what `--dry-run=server` would do, and for the two options below.
+        let live = if replaced_hook
+            || self.options.dry_run
+            || self.options.apply_out_of_sync_only
+            || self.options.fail_on_shared_resource
+        {
             self.cluster.get(kind, &u.namespace, &u.name).await?
         } else {
             None
         };
         if replaced_hook && live.is_some() {
-            return Ok(None);
+            return Ok(none);
         }
+        let owner = live.as_ref().and_then(|l| self.other_owner(l));
         let result = self.write(u, kind, true).await?;
-        Ok(Some(dry_run_action(live.as_ref(), &result)))
+        Ok(DryRunChecked {
+            action: Some(dry_run_action(live.as_ref(), &result)),
+            owner,
+        })
+    }
+
+    /// Another app that owns a live object: another ApplySet, or an Argo CD Application
+    /// (its tracking-id annotation).
+    fn other_owner(&self, live: &Value) -> Option<String> {
+        let ours = self.options.applyset.as_ref().map(|s| s.id.as_str());
+        if let Some(set) = live
+            .pointer("/metadata/labels")
+            .and_then(|l| l.get(applyset::LABEL_PART_OF))
+            .and_then(Value::as_str)
+            && Some(set) != ours
+        {
+            return Some(format!("ApplySet {set}"));
+        }
+        live.pointer("/metadata/annotations")
+            .and_then(|a| a.get("argocd.argoproj.io/tracking-id"))
+            .and_then(Value::as_str)
+            .map(|id| {
+                let app = id.split(':').next().unwrap_or(id);
+                format!("Argo CD application {app}")
+            })
     }
 
     /// Writes one object as its sync options say.
@@ -925,6 +1003,12 @@ impl<'a> Engine<'a> {
         };
         let o = &self.plan.objects[u.object];
         let mut before = self.store.get(&u.key);
+        // `--apply-out-of-sync-only`: the dry run found it as the manifests say.
+        if self.in_sync.contains(&u.key)
+            && let Some(live) = &before
+        {
+            return Ok((live.clone(), Action::Unchanged));
+        }
         if u.hook
             && before.is_some()
             && o.annotations

@@ -945,3 +945,101 @@ async fn the_tenant_fixture_syncs_in_order_and_a_second_sync_is_a_no_op() {
     crate::support::operators::install_fixture_storage_classes(&client).await;
     sync_fixture_twice("fixtures/tenant", "tenant-a").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_on_shared_resource_refuses_another_apps_object_before_any_change() {
+    let ns = cluster().ns("sync-shared").await;
+    let theirs = format!(
+        "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: shared
+  namespace: {}
+  annotations:
+    argocd.argoproj.io/tracking-id: 'billing:/ConfigMap:{}/shared'
+data: {{owner: billing}}
+",
+        ns.name, ns.name
+    );
+    let mut kubectl = cluster().kubectl();
+    kubectl.args(["apply", "-f", "-"]).stdin(Stdio::piped());
+    let mut child = kubectl.spawn().expect("kubectl apply");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), theirs.as_bytes()).unwrap();
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+
+    let dir = app(&[(
+        "app.yaml",
+        &[config_map("mine", -1), config_map("shared", 0)].concat(),
+    )]);
+    let rec = recorder(&ns).await;
+    let run = sync(&ns.name, &[path(&dir), "--fail-on-shared-resource"]).await;
+    let trace = rec.stop().await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(trace.is_empty(), "nothing written: {trace:?}");
+    assert!(
+        run.stderr
+            .contains("it belongs to Argo CD application billing"),
+        "{run:?}"
+    );
+
+    // Without the flag, Git wins as in Argo CD.
+    let run = sync(&ns.name, &[path(&dir)]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_out_of_sync_only_writes_only_what_changed() {
+    let ns = cluster().ns("sync-out-of-sync").await;
+    let files = |second: &str| {
+        app(&[(
+            "app.yaml",
+            &[
+                config_map("same", 0),
+                config_map("edited", 0).replace("key: value", second),
+            ]
+            .concat(),
+        )])
+    };
+    let first = files("key: value");
+    let run = sync(&ns.name, &[path(&first), "--applyset", "app"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let second = files("key: changed");
+    let rec = recorder(&ns).await;
+    let run = sync(
+        &ns.name,
+        &[
+            path(&second),
+            "--applyset",
+            "app",
+            "--apply-out-of-sync-only",
+            "-o",
+            "json",
+        ],
+    )
+    .await;
+    let trace = rec.stop().await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let written: Vec<&str> = trace.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(written, ["edited"], "{trace:?}");
+    let actions: Vec<(String, String)> = run
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "applied")
+        .map(|e| {
+            (
+                e["object"]["name"].as_str().unwrap().to_string(),
+                e["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        actions.contains(&("same".into(), "unchanged".into())),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&("edited".into(), "configured".into())),
+        "{actions:?}"
+    );
+}
