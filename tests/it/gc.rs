@@ -331,7 +331,8 @@ async fn keep_last_and_older_than() {
     let ns = cluster().ns("gc-keep-last").await;
     let mut runs = Vec::new();
     for id in ["bbbb000001", "bbbb000002", "bbbb000003"] {
-        let (labels, annotations) = ours("report", id, "HookFailed");
+        let (mut labels, annotations) = ours("report", id, "HookFailed");
+        labels["test.waves/gc"] = json!(ns.name);
         let name = format!("report-{id}-presync");
         apply(
             &ns,
@@ -346,6 +347,14 @@ async fn keep_last_and_older_than() {
     for name in &runs {
         wait_finished(&jobs, name).await;
     }
+    // -A with -l: every namespace, only what the selector matches.
+    let selector = format!("test.waves/gc={}", ns.name);
+    let (run, items) = gc_json(&ns.name, &["-A", "-l", &selector]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(items.len(), 3, "{items:#?}");
+    assert!(items.iter().all(|i| i["namespace"] == ns.name.as_str()));
+    let run = gc(&ns.name, &["-A", "-l", &selector]).await;
+    assert!(run.stdout.starts_with("NAMESPACE "), "{run:?}");
     // Not old enough: nothing goes.
     let run = gc(&ns.name, &["--older-than", "1h", "--yes"]).await;
     assert_eq!(run.code, 0, "{run:?}");
@@ -687,4 +696,97 @@ async fn argo_workflow_hooks_are_found_when_the_crd_exists_and_their_pods_go_wit
     assert_eq!(left.trim(), "workflow.argoproj.io/wf-running", "{left}");
     // Background propagation: the garbage collector deletes the pod of the deleted Workflow.
     wait_deleted(&ns.api::<Pod>(), "wf-done-main").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_the_apiserver_refuses_is_reported_and_exits_1() {
+    let ns = cluster().ns("gc-refused").await;
+    let (mut refused_labels, annotations) = ours("refused", "cccc000001", "HookFailed");
+    refused_labels["test.waves/undeletable"] = json!("true");
+    let (labels, _) = ours("fine", "cccc000001", "HookFailed");
+    apply(
+        &ns,
+        &[
+            job(
+                "refused",
+                refused_labels,
+                annotations.clone(),
+                json!([]),
+                json!({}),
+            ),
+            job("fine", labels, annotations, json!([]), json!({})),
+        ],
+    )
+    .await;
+    let jobs = ns.api::<Job>();
+    wait_finished(&jobs, "refused").await;
+    wait_finished(&jobs, "fine").await;
+    // An admission policy that refuses to delete Jobs labelled test.waves/undeletable here.
+    let policy = format!("{}-no-delete", ns.name);
+    apply(
+        &ns,
+        &[
+            json!({"apiVersion": "admissionregistration.k8s.io/v1",
+                   "kind": "ValidatingAdmissionPolicy", "metadata": {"name": policy},
+                   "spec": {"failurePolicy": "Fail",
+                            "matchConstraints": {"resourceRules": [{"apiGroups": ["batch"],
+                                "apiVersions": ["v1"], "operations": ["DELETE"],
+                                "resources": ["jobs"]}]},
+                            "validations": [{"expression":
+                                "!has(oldObject.metadata.labels) || !('test.waves/undeletable' in oldObject.metadata.labels)",
+                                "message": "this Job may not be deleted (test.waves/undeletable)"}]}}),
+            json!({"apiVersion": "admissionregistration.k8s.io/v1",
+                   "kind": "ValidatingAdmissionPolicyBinding", "metadata": {"name": policy},
+                   "spec": {"policyName": policy, "validationActions": ["Deny"],
+                            "matchResources": {"namespaceSelector": {"matchLabels":
+                                {"kubernetes.io/metadata.name": ns.name}}}}}),
+        ],
+    )
+    .await;
+    // The policy takes a moment to be enforced: probe with a server-side dry run.
+    let mut enforced = false;
+    for _ in 0..150 {
+        let mut cmd = cluster().kubectl();
+        cmd.args([
+            "delete",
+            "job",
+            "refused",
+            "-n",
+            &ns.name,
+            "--dry-run=server",
+        ]);
+        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap();
+        if !out.status.success() {
+            enforced = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(enforced, "the admission policy is never enforced");
+
+    let run = gc(&ns.name, &["--yes"]).await;
+    let remove_policy = async {
+        let mut cmd = cluster().kubectl();
+        cmd.args([
+            "delete",
+            &format!("validatingadmissionpolicybinding/{policy}"),
+            &format!("validatingadmissionpolicy/{policy}"),
+        ]);
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap()
+    };
+    remove_policy.await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("error: Job/{}/refused: ", ns.name))
+            && run.stderr.contains("test.waves/undeletable"),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("failed: "), "{run:?}");
+    wait_deleted(&jobs, "fine").await;
+    assert!(exists(&jobs, "refused").await);
 }
