@@ -19,5 +19,6 @@ pub mod model;
 mod par;
 pub mod plan;
 pub mod source;
+pub mod status;
 pub mod sync;
 pub mod ui;

@@ -7,6 +7,7 @@ mod gc;
 mod health;
 mod not_yet;
 mod plan;
+mod status;
 mod sync;
 
 use std::path::PathBuf;
@@ -78,8 +79,8 @@ pub enum Command {
     Annotate(annotate::AnnotateArgs),
     /// List leftover hook Jobs and Pods (ours, Argo CD's, Helm's); delete them with --yes.
     Gc(gc::GcArgs),
-    /// Live health per step, naming the blocking object (not built yet).
-    Status(not_yet::NotYetArgs),
+    /// Live health per step in execution order, naming the object that blocks and why.
+    Status(status::StatusArgs),
     /// Assess the health of objects given as YAML, as sync would (tests custom Lua checks).
     Health(health::HealthArgs),
     /// Print shell completions.
@@ -152,7 +153,7 @@ pub fn main() -> ExitCode {
         Command::Sync(args) => sync::run(args, &cli.global),
         Command::Diff(_) => not_yet::run("diff"),
         Command::Gc(args) => gc::run(args, &cli.global),
-        Command::Status(_) => not_yet::run("status"),
+        Command::Status(args) => status::run(args, &cli.global),
         Command::Health(args) => health::run(args, &cli.global),
         Command::Completion { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

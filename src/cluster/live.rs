@@ -181,6 +181,18 @@ impl Drop for WatchHandle {
     }
 }
 
+/// The object as a value with its `apiVersion` and `kind`: the items of a list come without
+/// them, and health rules and the pods-behind-a-workload lookup need them.
+fn typed(mut o: DynamicObject, kind: &ResolvedKind) -> Value {
+    if o.types.as_ref().is_none_or(|t| t.kind.is_empty()) {
+        o.types = Some(kube::api::TypeMeta {
+            api_version: kind.resource.api_version.clone(),
+            kind: kind.resource.kind.clone(),
+        });
+    }
+    serde_json::to_value(o).unwrap_or(Value::Null)
+}
+
 pub(super) fn spawn_watch(
     api: Api<DynamicObject>,
     kind: ResolvedKind,
@@ -212,7 +224,7 @@ pub(super) fn spawn_watch(
                     if let Some(seen) = seen.as_mut() {
                         seen.insert(key.clone());
                     }
-                    store.observe(key, serde_json::to_value(o).unwrap_or(Value::Null));
+                    store.observe(key, typed(o, &kind));
                 }
                 Ok(Event::InitDone) => {
                     let now = seen.take().unwrap_or_default();
@@ -226,7 +238,7 @@ pub(super) fn spawn_watch(
                 Ok(Event::Apply(o)) => {
                     let key = key_of(&o);
                     before.insert(key.clone());
-                    store.observe(key, serde_json::to_value(o).unwrap_or(Value::Null));
+                    store.observe(key, typed(o, &kind));
                 }
                 Ok(Event::Delete(o)) => {
                     let key = key_of(&o);

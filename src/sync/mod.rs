@@ -8,6 +8,7 @@
 //! step starts at once: no fixed delay.
 
 pub mod events;
+pub mod evidence;
 pub mod gate;
 pub mod hooks;
 pub mod prune;
@@ -1544,50 +1545,23 @@ impl<'a> Engine<'a> {
     }
 
     /// The failure of `u` with the evidence a user would look up: the stuck pod, its last
-    /// log lines and recent events.
+    /// log lines and recent events ([`evidence::gather`]).
     async fn evidence(&self, u: &Unit, message: String, stuck: Option<gate::StuckPod>) -> Failure {
-        let mut failure = Failure {
+        let found = evidence::gather(
+            self.cluster,
+            &self.store,
+            &u.key,
+            stuck.as_ref(),
+            self.options.log_lines,
+        )
+        .await;
+        Failure {
             object: self.info(u),
             message,
-            pod: None,
-            logs: Vec::new(),
-            events: Vec::new(),
-        };
-        let pod = match stuck {
-            Some(s) => Some((s.pod, s.problem.container)),
-            None => self.store.get(&u.key).and_then(|live| {
-                let pods = self.store.list("", "Pod", &u.namespace);
-                let behind = gate::pods_of(&live, &pods);
-                behind
-                    .iter()
-                    .find(|p| {
-                        p.pointer("/status/phase").and_then(Value::as_str) != Some("Succeeded")
-                    })
-                    .and_then(|p| {
-                        let name = p.pointer("/metadata/name")?.as_str()?.to_string();
-                        let container = p.pointer("/spec/containers/0/name")?.as_str()?.to_string();
-                        Some((name, container))
-                    })
-            }),
-        };
-        if let Some((pod, container)) = pod {
-            if let Some(logs) = self
-                .cluster
-                .pod_logs(&u.namespace, &pod, &container, self.options.log_lines)
-                .await
-            {
-                failure.logs = logs.lines().map(String::from).collect();
-            }
-            failure.events = self.cluster.events_for(&u.namespace, "Pod", &pod, 10).await;
-            failure.pod = Some(pod);
-        } else if !u.namespace.is_empty() {
-            let kind = &self.plan.objects[u.object].kind;
-            failure.events = self
-                .cluster
-                .events_for(&u.namespace, kind, &u.name, 10)
-                .await;
+            pod: found.pod,
+            logs: found.logs,
+            events: found.events,
         }
-        failure
     }
 
     /// SyncFail hooks: all at once, awaited, failures reported (not retried).

@@ -2,6 +2,7 @@
 //! module that knows about colours and terminals.
 
 pub mod gc;
+pub mod status;
 pub mod sync;
 
 use std::io::{self, Write};

@@ -7,5 +7,6 @@ mod common;
 mod gc;
 mod health;
 mod plan;
+mod status;
 mod support;
 mod sync;
