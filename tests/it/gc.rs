@@ -790,3 +790,19 @@ async fn a_deletion_the_apiserver_refuses_is_reported_and_exits_1() {
     wait_deleted(&jobs, "fine").await;
     assert!(exists(&jobs, "refused").await);
 }
+
+#[test]
+fn bad_input_exits_2_and_prints_nothing_on_stdout() {
+    for args in [
+        &["gc", "--older-than", "soon"][..],
+        &["gc", "--logs", "hook-logs"],
+        &["gc", "--state", "done"],
+        &["gc", "--keep-last", "-1"],
+        &["gc", "--kubeconfig", "/nonexistent/kubeconfig"],
+    ] {
+        let (code, stdout, stderr) = crate::common::run(args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stdout.is_empty(), "{args:?}: {stdout}");
+        assert!(stderr.contains("error"), "{args:?}: {stderr}");
+    }
+}
