@@ -5,6 +5,7 @@
 
 pub mod applyset;
 pub mod kinds;
+pub mod lease;
 pub mod live;
 
 use std::path::PathBuf;

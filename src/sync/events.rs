@@ -168,6 +168,9 @@ pub enum Event {
         object: Option<ObjectInfo>,
         reason: String,
     },
+    /// Something the user should know that does not stop the sync.
+    #[serde(rename_all = "camelCase")]
+    Warning { message: String },
     #[serde(rename_all = "camelCase")]
     HookDeleted {
         object: ObjectInfo,

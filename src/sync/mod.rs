@@ -22,6 +22,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
 use crate::cluster::applyset::{self, ApplySet, Inventory, Parent};
+use crate::cluster::lease::{LeaseError, SyncLease};
 use crate::cluster::live::WatchHandle;
 use crate::cluster::{
     ApplyMode, Cluster, ClusterError, LiveKey, LiveStore, Propagation, ResolvedKind,
@@ -196,8 +197,14 @@ pub async fn run(
         parent_written: false,
         kept_members: Inventory::default(),
         in_sync: HashSet::new(),
+        lease: None,
     };
-    engine.run().await
+    let result = engine.run().await;
+    // An error after the lease was taken (e.g. the dry run forbidden) still gives it back.
+    if let Some(lease) = engine.lease.take() {
+        lease.release().await;
+    }
+    result
 }
 
 struct Engine<'a> {
@@ -223,6 +230,8 @@ struct Engine<'a> {
     kept_members: Inventory,
     /// Objects the dry run found unchanged (`--apply-out-of-sync-only` skips their write).
     in_sync: HashSet<LiveKey>,
+    /// This app's sync lease, held while the sync runs.
+    lease: Option<SyncLease>,
 }
 
 /// How waiting for a step ended.
@@ -333,6 +342,7 @@ impl<'a> Engine<'a> {
             .collect();
         self.check_kinds(&all)?;
         let prunes = self.read_inventory(&all).await?;
+        self.take_lease().await?;
         let plan_steps: Vec<(Phase, i64)> = plan.steps.iter().map(|s| (s.phase, s.wave)).collect();
         let prune_waves: Vec<(i64, bool)> = prunes
             .iter()
@@ -378,13 +388,15 @@ impl<'a> Engine<'a> {
                 });
             }
             self.failures = dry_failures;
-            return Ok(self.finish(Outcome::Failed, message));
+            return Ok(self.finish(Outcome::Failed, message).await);
         }
         if self.options.dry_run {
-            return Ok(self.finish(
-                Outcome::Succeeded,
-                "server-side dry run passed; nothing was changed (--dry-run=server)".into(),
-            ));
+            return Ok(self
+                .finish(
+                    Outcome::Succeeded,
+                    "server-side dry run passed; nothing was changed (--dry-run=server)".into(),
+                )
+                .await);
         }
 
         let steps_total = run_steps.len();
@@ -482,10 +494,13 @@ impl<'a> Engine<'a> {
                 );
             }
         }
-        Ok(self.finish(outcome, message))
+        Ok(self.finish(outcome, message).await)
     }
 
-    fn finish(&mut self, outcome: Outcome, message: String) -> Report {
+    async fn finish(&mut self, outcome: Outcome, message: String) -> Report {
+        if let Some(lease) = self.lease.take() {
+            lease.release().await;
+        }
         let report = Report {
             outcome,
             message: message.clone(),
@@ -1154,6 +1169,48 @@ impl<'a> Engine<'a> {
         }
         self.parent = parent;
         Ok(out)
+    }
+
+    /// One sync of an app at a time (SPEC §4): the app's lease, or an error naming its holder.
+    async fn take_lease(&mut self) -> Result<(), SyncError> {
+        let Some(set) = &self.options.applyset else {
+            return Ok(());
+        };
+        if self.options.dry_run {
+            return Ok(());
+        }
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "unknown host".into());
+        let holder = format!(
+            "kubectl-waves sync {} on {host} (pid {})",
+            self.options.sync_id,
+            std::process::id()
+        );
+        match self
+            .cluster
+            .acquire_sync_lease(&set.namespace, &set.name, &holder)
+            .await
+        {
+            Ok(lease) => {
+                self.lease = lease;
+                Ok(())
+            }
+            // Credentials that may not manage Leases still sync, unguarded, and say so.
+            Err(LeaseError::Cluster(e)) if e.is_forbidden() => {
+                self.emit(Event::Warning {
+                    message: format!(
+                        "cannot take the sync lease ({e}); a concurrent sync of this app will not be refused"
+                    ),
+                });
+                Ok(())
+            }
+            Err(LeaseError::Cluster(e)) => Err(SyncError::Cluster(e)),
+            Err(e @ LeaseError::Held { .. }) => Err(SyncError::Inventory(e.to_string())),
+        }
     }
 
     /// The inventory this sync's objects need: their kinds, and namespaces besides the parent's.

@@ -215,6 +215,15 @@ impl SyncRenderer {
                 Some(o) => self.line(&format!("  {} not pruned: {reason}", o.display())),
                 None => self.line(&format!("prune: {reason}")),
             },
+            Event::Warning { message } => {
+                let label = "warning"
+                    .if_supports_color(Stream::Stderr, |t| t.yellow().bold().to_string())
+                    .to_string();
+                match &self.spinner {
+                    Some(bar) => bar.suspend(|| eprintln!("{label}: {message}")),
+                    None => eprintln!("{label}: {message}"),
+                }
+            }
             Event::HookDeleted { object, reason } => {
                 self.line(&format!("  {} deleted ({reason:?})", object.display()))
             }

@@ -1043,3 +1043,64 @@ async fn apply_out_of_sync_only_writes_only_what_changed() {
         "{actions:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sync_of_the_same_app_is_refused_while_the_first_holds_its_lease() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let ns = cluster().ns("sync-lease").await;
+    let dir = app(&[("app.yaml", &config_map("one", 0))]);
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let lease = |renewed: k8s_openapi::jiff::Timestamp| {
+        serde_json::json!({
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": "kubectl-waves-app"},
+            "spec": {
+                "holderIdentity": "kubectl-waves sync 0000000000 on ci-runner-7 (pid 42)",
+                "leaseDurationSeconds": 60,
+                "renewTime": renewed.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+            }
+        })
+    };
+    let leases = ns.api::<Lease>();
+    let params = kube::api::PatchParams::apply("waves-test").force();
+    leases
+        .patch(
+            "kubectl-waves-app",
+            &params,
+            &kube::api::Patch::Apply(&lease(now)),
+        )
+        .await
+        .unwrap();
+    let run = sync(&ns.name, &[path(&dir), "--applyset", "app"]).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("another sync of this app is running")
+            && run.stderr.contains("ci-runner-7"),
+        "{run:?}"
+    );
+    assert!(
+        ns.api::<ConfigMap>()
+            .get_opt("one")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A holder that stopped renewing (killed) loses the lease once it expires.
+    let stale = now - k8s_openapi::jiff::SignedDuration::from_secs(300);
+    leases
+        .patch(
+            "kubectl-waves-app",
+            &params,
+            &kube::api::Patch::Apply(&lease(stale)),
+        )
+        .await
+        .unwrap();
+    let run = sync(&ns.name, &[path(&dir), "--applyset", "app"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        leases.get_opt("kubectl-waves-app").await.unwrap().is_none(),
+        "released at the end"
+    );
+}
