@@ -1104,3 +1104,101 @@ async fn a_second_sync_of_the_same_app_is_refused_while_the_first_holds_its_leas
         "released at the end"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_health_checks_from_a_file_and_from_the_clusters_argocd_cm() {
+    let ns = cluster().ns("sync-lua").await;
+    let group = format!("{}.waves.test", ns.name);
+    let crd = format!(
+        "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gadgets.{group}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{plural: gadgets, singular: gadget, kind: Gadget}}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+"
+    );
+    let gadget = format!(
+        "apiVersion: {group}/v1
+kind: Gadget
+metadata:
+  name: g
+spec:
+  ok: false
+"
+    );
+    let script = "hs = {}\nif obj.spec.ok then\n  hs.status = \"Healthy\"\nelse\n  hs.status = \"Degraded\"\n  hs.message = \"gadget says no\"\nend\nreturn hs\n";
+    let key = format!("resource.customizations.health.{group}_Gadget");
+    let cm = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "argocd-cm", "namespace": "argocd"},
+        "data": { key.clone(): script }
+    });
+    let dir = app(&[("crd.yaml", &crd), ("gadget.yaml", &gadget)]);
+
+    // From a file.
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(config.path(), serde_json::to_string(&cm).unwrap()).unwrap();
+    let run = sync(
+        &ns.name,
+        &[
+            path(&dir),
+            "--health-config",
+            config.path().to_str().unwrap(),
+            "--timeout",
+            "30s",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("gadget says no"), "{run:?}");
+
+    // From the cluster's argocd/argocd-cm, said so in the output.
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(ns.client.clone());
+    let params = kube::api::PatchParams::apply("waves-test").force();
+    namespaces
+        .patch(
+            "argocd",
+            &params,
+            &kube::api::Patch::Apply(serde_json::json!({
+                "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}})),
+        )
+        .await
+        .unwrap();
+    let maps: kube::Api<ConfigMap> = kube::Api::namespaced(ns.client.clone(), "argocd");
+    maps.patch("argocd-cm", &params, &kube::api::Patch::Apply(&cm))
+        .await
+        .unwrap();
+    let run = sync(&ns.name, &[path(&dir), "--timeout", "30s"]).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("gadget says no"), "{run:?}");
+    assert!(
+        run.stderr.contains("from the cluster's argocd/argocd-cm"),
+        "{run:?}"
+    );
+    let run = sync(
+        &ns.name,
+        &[path(&dir), "--timeout", "30s", "--no-cluster-health-config"],
+    )
+    .await;
+    assert_eq!(
+        run.code, 0,
+        "without the check the Gadget passes at once: {run:?}"
+    );
+    let _ = cluster()
+        .kubectl()
+        .args(["delete", "crd", &format!("gadgets.{group}"), "--wait=false"])
+        .output();
+}
