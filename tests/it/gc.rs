@@ -806,3 +806,47 @@ fn bad_input_exits_2_and_prints_nothing_on_stdout() {
         assert!(stderr.contains("error"), "{args:?}: {stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_hook_of_an_interrupted_sync_is_kept_then_deleted_when_asked() {
+    let ns = cluster().ns("gc-interrupted").await;
+    let hook = job(
+        "long",
+        json!({}),
+        json!({"argocd.argoproj.io/hook": "PreSync",
+               "argocd.argoproj.io/hook-delete-policy": "HookSucceeded"}),
+        json!([]),
+        json!({"annotations": {"test.waves/ready-after": "1h"}}),
+    );
+    let dir = app(&[("hook.json", &serde_json::to_string(&hook).unwrap())]);
+    let mut cmd = crate::sync::sync_command(
+        &ns.name,
+        &[dir.path().to_str().unwrap(), "--keep-running-hooks"],
+    );
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().expect("start sync");
+    let jobs = ns.api::<Job>();
+    wait_active(&jobs, "long").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(interrupted.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+
+    let (run, items) = gc_json(&ns.name, &["--yes"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let long = item(&items, "long");
+    assert_eq!(long["state"], "running", "{long:#}");
+    assert!(long["owner"]["syncId"].is_string(), "{long:#}");
+    assert_eq!(long["action"], "keep");
+    assert!(exists(&jobs, "long").await, "a running hook is kept");
+
+    let run = gc(&ns.name, &["--state", "all", "--yes"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    wait_deleted(&jobs, "long").await;
+}
