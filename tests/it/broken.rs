@@ -313,7 +313,7 @@ fn lenient_warns_and_behaves_like_argo_cd() {
 
 #[test]
 fn unbuilt_subcommands_say_so() {
-    for cmd in ["diff", "gc", "status"] {
+    for cmd in ["diff", "status"] {
         let (code, stdout, stderr) = run(&[cmd, "fixtures/shop"]);
         assert_eq!(code, 2, "{cmd}");
         assert!(stdout.is_empty());
