@@ -201,6 +201,8 @@ async fn report(
     health: &HealthConfig,
 ) -> StatusReport {
     let mut report = live.report(plan, health);
+    live.explain_missing_inputs(cluster, plan, &mut report)
+        .await;
     if args.details {
         live.add_details(cluster, &mut report, LOG_LINES).await;
     }

@@ -140,6 +140,9 @@ pub struct ObjectStatus {
     /// ready, as `pod NAME: why`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pod: Option<String>,
+    /// Its index in the plan's objects.
+    #[serde(skip)]
+    pub index: usize,
     /// The live object's identity, for evidence.
     #[serde(skip)]
     pub key: Option<LiveKey>,
@@ -318,28 +321,28 @@ pub fn assess(
         .zip(sync_fail_observed)
         .map(|(t, o)| judge_object(plan, t, &targets[t.object], o, live, health, anything_live))
         .collect();
-    let summary = match &blocking {
-        None => format!(
-            "all {} step{} done",
-            steps.len(),
-            if steps.len() == 1 { "" } else { "s" }
-        ),
-        Some(b) => format!(
-            "blocked at step {}/{} ({} wave {}): {}: {}",
-            b.step,
-            steps.len(),
-            b.phase,
-            b.wave,
-            b.object.display(),
-            b.reason
-        ),
-    };
+    let summary = summary_of(steps.len(), blocking.as_ref());
     StatusReport {
         healthy: blocking.is_none(),
         summary,
         steps,
         blocking,
         sync_fail,
+    }
+}
+
+/// `all N steps done`, or where the rollout is blocked and why.
+pub fn summary_of(steps: usize, blocking: Option<&Blocker>) -> String {
+    match blocking {
+        None => format!("all {steps} step{} done", if steps == 1 { "" } else { "s" }),
+        Some(b) => format!(
+            "blocked at step {}/{steps} ({} wave {}): {}: {}",
+            b.step,
+            b.phase,
+            b.wave,
+            b.object.display(),
+            b.reason
+        ),
     }
 }
 
@@ -441,6 +444,7 @@ fn judge_object(
         state: ObjectState::Missing,
         hook_run: None,
         pod: None,
+        index: task.object,
         key: observed.key,
         stuck: None,
     };

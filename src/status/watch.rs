@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{StatusReport, Target};
+use super::{Presence, StatusReport, Target};
+use crate::cluster::LiveKey;
 use crate::cluster::live::WatchHandle;
 use crate::cluster::{Cluster, ClusterError, LiveStore, ResolvedKind};
 use crate::health::HealthConfig;
+use crate::infer::refs::{Target as RefTarget, dependencies};
 use crate::model::Object;
 use crate::plan::Plan;
 
@@ -124,6 +126,80 @@ impl LivePlan {
     /// The report from the objects as last seen.
     pub fn report(&self, plan: &Plan, health: &HealthConfig) -> StatusReport {
         super::assess(plan, &self.targets, &self.store, health)
+    }
+
+    /// Names the Secrets and ConfigMaps the blocking object reads that do not exist, with the
+    /// step of this plan that creates them: the usual reason a hook or workload hangs (it reads
+    /// a Secret that a later wave creates). One GET per reference not watched already.
+    pub async fn explain_missing_inputs(
+        &self,
+        cluster: &Cluster,
+        plan: &Plan,
+        report: &mut StatusReport,
+    ) {
+        let Some(b) = report.blocking.as_mut() else {
+            return;
+        };
+        if b.object.live != Presence::Present {
+            return;
+        }
+        let o = &plan.objects[b.object.index];
+        let mut missing = Vec::new();
+        for dep in dependencies(o) {
+            let RefTarget::Object(r) = &dep.target else {
+                continue;
+            };
+            if r.kind != "Secret" && r.kind != "ConfigMap" {
+                continue;
+            }
+            let namespace = if r.namespace.is_empty() {
+                b.object.namespace.clone()
+            } else {
+                r.namespace.clone()
+            };
+            if self
+                .store
+                .get(&LiveKey::new("", &r.kind, &namespace, &r.name))
+                .is_some()
+            {
+                continue;
+            }
+            let Some(kind) = cluster.resolve("v1", &r.kind).await else {
+                continue;
+            };
+            // Only a clear "not found" counts; an error (e.g. forbidden) tells nothing.
+            if !matches!(cluster.get(&kind, &namespace, &r.name).await, Ok(None)) {
+                continue;
+            }
+            let created = plan.steps.iter().enumerate().find(|(_, step)| {
+                step.tasks().any(|t| {
+                    let x = &plan.objects[t.object];
+                    x.kind == r.kind
+                        && x.name == r.name
+                        && self.targets[t.object].namespace == namespace
+                })
+            });
+            let note = match created {
+                Some((i, step)) => format!(
+                    " (this app creates it in step {} {} wave {})",
+                    i + 1,
+                    step.phase,
+                    step.wave
+                ),
+                None => String::new(),
+            };
+            let what = format!(
+                "{}/{namespace}/{}, which does not exist{note}",
+                r.kind, r.name
+            );
+            if !missing.contains(&what) {
+                missing.push(what);
+            }
+        }
+        if !missing.is_empty() {
+            b.reason = format!("{}; it reads {}", b.reason, missing.join(", "));
+            report.summary = super::summary_of(report.steps.len(), report.blocking.as_ref());
+        }
     }
 
     /// Adds the blocking object's evidence (`--details`): its pod's last `log_lines` log

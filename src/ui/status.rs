@@ -176,6 +176,7 @@ mod tests {
             state: ObjectState::Waiting,
             hook_run: None,
             pod: None,
+            index: 0,
             key: Some(LiveKey::new("", "ConfigMap", "shop", name)),
             stuck: None,
         }

@@ -313,12 +313,33 @@ fn lenient_warns_and_behaves_like_argo_cd() {
 
 #[test]
 fn unbuilt_subcommands_say_so() {
-    for cmd in ["diff", "status"] {
-        let (code, stdout, stderr) = run(&[cmd, "fixtures/shop"]);
-        assert_eq!(code, 2, "{cmd}");
-        assert!(stdout.is_empty());
-        assert!(stderr.contains("not built yet"), "{cmd}: {stderr}");
-    }
+    let (code, stdout, stderr) = run(&["diff", "fixtures/shop"]);
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("not built yet"), "{stderr}");
+}
+
+#[test]
+fn status_of_bad_input_exits_2_before_contacting_the_cluster() {
+    let (code, stdout, stderr) = run(&[
+        "status",
+        "fixtures/broken/non-integer-wave.yaml",
+        "--kubeconfig",
+        "/nonexistent/kubeconfig",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("non-integer-wave.yaml:"), "{stderr}");
+    assert!(!stderr.contains("kubeconfig"), "{stderr}");
+    let (code, stdout, stderr) = run(&[
+        "status",
+        "fixtures/shop",
+        "--kubeconfig",
+        "/nonexistent/kubeconfig",
+    ]);
+    assert_eq!(code, 2, "an unreachable cluster: {stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("cannot load the kubeconfig"), "{stderr}");
 }
 
 #[test]
