@@ -506,6 +506,14 @@ async fn argocd_hook_finalizer_is_removed_only_when_argocd_is_done_with_it() {
                 json!([hook_finalizer]),
                 json!({}),
             ),
+            // Deleted by hand while Argo CD no longer processes it: stuck Terminating.
+            job(
+                "stuck-hook",
+                json!({"argocd.argoproj.io/instance": idle}),
+                argocd_hook("PostSync"),
+                json!([hook_finalizer]),
+                json!({}),
+            ),
             // No Application named: only with --remove-finalizers; its other finalizer stays.
             job(
                 "orphan-hook",
@@ -518,9 +526,19 @@ async fn argocd_hook_finalizer_is_removed_only_when_argocd_is_done_with_it() {
     )
     .await;
     let jobs = ns.api::<Job>();
-    for name in ["busy-hook", "idle-hook", "orphan-hook"] {
+    for name in ["busy-hook", "idle-hook", "orphan-hook", "stuck-hook"] {
         wait_finished(&jobs, name).await;
     }
+    kubectl(&ns, &["delete", "job", "stuck-hook", "--wait=false"]).await;
+    assert!(
+        jobs.get("stuck-hook")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_some(),
+        "held Terminating by the hook finalizer"
+    );
 
     let (run, items) = gc_json(&ns.name, &["--yes"]).await;
     assert_eq!(run.code, 0, "{run:?}");
@@ -540,7 +558,20 @@ async fn argocd_hook_finalizer_is_removed_only_when_argocd_is_done_with_it() {
             .contains("--remove-finalizers"),
         "{items:#?}"
     );
-    // The idle app's hook: finalizer removed, deleted, gone.
+    assert_eq!(
+        item(&items, "stuck-hook")["result"],
+        "finalizer removed (was being deleted)",
+        "{items:#?}"
+    );
+    // The idle app's hooks: finalizer removed, deleted, gone.
+    wait_for(
+        &jobs,
+        "stuck-hook",
+        "gone",
+        Duration::from_secs(30),
+        |j: Option<&Job>| j.is_none(),
+    )
+    .await;
     wait_for(
         &jobs,
         "idle-hook",
