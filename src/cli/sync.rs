@@ -14,7 +14,7 @@ use crate::health::HealthConfig;
 use crate::manifest;
 use crate::model::annotations::parse_duration;
 use crate::plan::{Plan, PlanOptions};
-use crate::sync::{Event, Outcome, SyncOptions};
+use crate::sync::{Outcome, SyncOptions};
 use crate::ui::{self, OutputFormat, sync::Progress, sync::SyncRenderer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -268,12 +268,6 @@ async fn sync_main(
             Err(e) => return Err(cluster_error(&e)),
         },
     };
-    if let Some(source) = health_source {
-        renderer.event(&Event::HealthConfig {
-            source,
-            checks: health.checks().len(),
-        });
-    }
     let options = SyncOptions {
         server_side: args.server_side,
         force_conflicts: !args.no_force_conflicts,
@@ -285,6 +279,7 @@ async fn sync_main(
         keep_running_hooks: args.keep_running_hooks,
         concurrency: args.concurrency.max(1),
         health: Arc::new(health),
+        health_source,
         applyset: applyset_name
             .as_deref()
             .map(|name| ApplySet::new(name, &cluster.default_namespace)),

@@ -57,6 +57,8 @@ pub struct SyncOptions {
     /// Objects of one kind group applied at once.
     pub concurrency: usize,
     pub health: Arc<HealthConfig>,
+    /// Where the custom health checks came from, for the `healthConfig` event.
+    pub health_source: Option<String>,
     /// Lines of a failing pod's log to show.
     pub log_lines: i64,
     /// The app's inventory (ApplySet parent); `None`: no inventory is kept.
@@ -89,6 +91,7 @@ impl Default for SyncOptions {
             keep_running_hooks: false,
             concurrency: 16,
             health: Arc::new(HealthConfig::new()),
+            health_source: None,
             log_lines: 20,
             applyset: None,
             prune: false,
@@ -356,6 +359,12 @@ impl<'a> Engine<'a> {
             objects: total_objects,
             dry_run: self.options.dry_run,
         });
+        if let Some(source) = &self.options.health_source {
+            self.emit(Event::HealthConfig {
+                source: source.clone(),
+                checks: self.options.health.checks().len(),
+            });
+        }
         if self.options.prune {
             match &self.options.applyset {
                 Some(set) if self.parent.is_none() => self.emit(Event::PruneSkipped {
