@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::Args;
 
 use super::{CommandError, CommandResult, ErrorKind, GlobalArgs, exit};
-use crate::cluster::{Cluster, ClusterError, ConnectOptions, ResolvedKind};
+use crate::cluster::{Cluster, ResolvedKind};
 use crate::gc::run::{self, Scope};
 use crate::gc::{self, Selection, StateFilter};
 use crate::health::HealthConfig;
@@ -72,20 +72,7 @@ fn parse_older_than(text: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: &GcArgs, global: &GlobalArgs) -> CommandResult {
-    let file_health = match &args.health_config {
-        None => None,
-        Some(path) => {
-            let read = std::fs::read_to_string(path)
-                .map_err(|e| e.to_string())
-                .and_then(|t| HealthConfig::from_argocd_cm_yaml(&t).map_err(|e| e.to_string()));
-            match read {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    return Err(CommandError::bad_input(format!("{}: {e}", path.display())));
-                }
-            }
-        }
-    };
+    let file_health = super::cluster::read_health_file(args.health_config.as_deref())?;
     if let Some(dir) = &args.logs
         && dir.exists()
         && !dir.is_dir()
@@ -95,11 +82,7 @@ pub fn run(args: &GcArgs, global: &GlobalArgs) -> CommandResult {
             dir.display()
         )));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CommandError::failed(format!("cannot start the async runtime: {e}")))?;
+    let runtime = super::cluster::runtime()?;
     let code = runtime.block_on(gc_main(args, global, file_health));
     runtime.shutdown_background();
     code
@@ -110,26 +93,14 @@ async fn gc_main(
     global: &GlobalArgs,
     file_health: Option<HealthConfig>,
 ) -> CommandResult {
-    let connect = ConnectOptions {
-        kubeconfig: global.kubeconfig.clone(),
-        context: global.context.clone(),
-        namespace: global.namespace.clone(),
-    };
-    let cluster = Cluster::connect(&connect)
-        .await
-        .map_err(|e| cluster_error(&e))?;
-    let health = match file_health {
-        Some(c) => c,
-        None if args.no_cluster_health_config => HealthConfig::new(),
-        None => match cluster.config_map_data("argocd", "argocd-cm").await {
-            Ok(Some(data)) => HealthConfig::from_data(data).map_err(|e| {
-                CommandError::bad_input(format!("the cluster's argocd/argocd-cm: {e}"))
-                    .hint("fix it, or pass --no-cluster-health-config")
-            })?,
-            Ok(None) => HealthConfig::new(),
-            Err(e) => return Err(cluster_error(&e)),
-        },
-    };
+    let cluster = super::cluster::connect(global, "deleted").await?;
+    let (health, _) = super::cluster::health_config(
+        &cluster,
+        file_health.zip(args.health_config.as_deref()),
+        args.no_cluster_health_config,
+        "deleted",
+    )
+    .await?;
     let kinds = if args.kind.is_empty() {
         run::default_kinds(&cluster).await
     } else {
@@ -156,7 +127,7 @@ async fn gc_main(
         .unwrap_or(0);
     let mut findings = run::find(&cluster, &scope, &health, now)
         .await
-        .map_err(|e| cluster_error(&e))?;
+        .map_err(|e| super::cluster::cluster_error(&e, "deleted"))?;
     let apps = if findings.leftovers.iter().any(|l| l.hook_finalizer) {
         run::applications(&cluster).await
     } else {
@@ -235,19 +206,5 @@ async fn resolve_kind(cluster: &Cluster, word: &str) -> Result<ResolvedKind, Com
                 .collect::<Vec<_>>()
                 .join(", ")
         ))),
-    }
-}
-
-/// A cluster problem: unreachable or forbidden (exit 2), with a hint.
-fn cluster_error(e: &ClusterError) -> CommandError {
-    match e {
-        ClusterError::Config(_) | ClusterError::Unreachable(_) => {
-            CommandError::cluster_unreachable(e.to_string()).hint(
-                "check --kubeconfig, --context and that the apiserver is up; nothing was deleted",
-            )
-        }
-        _ if e.is_forbidden() => CommandError::cluster_forbidden(e.to_string())
-            .hint("the credentials may not list or delete these objects; nothing was deleted"),
-        _ => CommandError::bad_input(format!("{e}; nothing was deleted")),
     }
 }

@@ -2,6 +2,7 @@
 //! One file per subcommand, each thin.
 
 mod annotate;
+mod cluster;
 mod error;
 mod gc;
 mod health;

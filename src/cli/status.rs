@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::sync::{cluster_error, interrupted};
+use super::cluster::{cluster_error, interrupted};
 use super::{CommandError, CommandResult, ErrorKind, GlobalArgs, InputArgs, exit};
 use crate::check;
-use crate::cluster::{Cluster, ConnectOptions};
+use crate::cluster::Cluster;
 use crate::health::HealthConfig;
 use crate::manifest;
 use crate::plan::{Plan, PlanOptions};
@@ -73,20 +73,8 @@ pub fn run(args: &StatusArgs, global: &GlobalArgs) -> CommandResult {
         eprintln!("No resources found.");
         return Ok(exit::OK);
     }
-    let file_health = match &args.health_config {
-        None => None,
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .map_err(|e| e.to_string())
-                .and_then(|t| HealthConfig::from_argocd_cm_yaml(&t).map_err(|e| e.to_string()))
-                .map_err(|e| CommandError::bad_input(format!("{}: {e}", path.display())))?,
-        ),
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CommandError::failed(format!("cannot start the async runtime: {e}")))?;
+    let file_health = super::cluster::read_health_file(args.health_config.as_deref())?;
+    let runtime = super::cluster::runtime()?;
     let code = runtime.block_on(status_main(args, global, &plan, file_health));
     // The process ends right after; do not wait for watch tasks to notice.
     runtime.shutdown_background();
@@ -99,29 +87,17 @@ async fn status_main(
     plan: &Plan,
     file_health: Option<HealthConfig>,
 ) -> CommandResult {
-    let connect = ConnectOptions {
-        kubeconfig: global.kubeconfig.clone(),
-        context: global.context.clone(),
-        namespace: global.namespace.clone(),
-    };
-    let cluster = Cluster::connect(&connect)
-        .await
-        .map_err(|e| cluster_error(&e))?;
-    let health = match file_health {
-        Some(c) => c,
-        None if args.no_cluster_health_config => HealthConfig::new(),
-        None => match cluster.config_map_data("argocd", "argocd-cm").await {
-            Ok(Some(data)) => HealthConfig::from_data(data).map_err(|e| {
-                CommandError::bad_input(format!("the cluster's argocd/argocd-cm: {e}"))
-                    .hint("fix it, or pass --no-cluster-health-config")
-            })?,
-            Ok(None) => HealthConfig::new(),
-            Err(e) => return Err(cluster_error(&e)),
-        },
-    };
+    let cluster = super::cluster::connect(global, "changed").await?;
+    let (health, _) = super::cluster::health_config(
+        &cluster,
+        file_health.zip(args.health_config.as_deref()),
+        args.no_cluster_health_config,
+        "changed",
+    )
+    .await?;
     let live = LivePlan::start(&cluster, plan)
         .await
-        .map_err(|e| cluster_error(&e))?;
+        .map_err(|e| cluster_error(&e, "changed"))?;
 
     if !args.watch {
         let report = report(args, &cluster, &live, plan, &health).await;

@@ -8,8 +8,8 @@ use clap::{ArgAction, Args, ValueEnum};
 
 use super::{CommandError, CommandResult, ErrorKind, GlobalArgs, InputArgs, exit};
 use crate::check;
+use crate::cluster::Propagation;
 use crate::cluster::applyset::ApplySet;
-use crate::cluster::{Cluster, ConnectOptions, Propagation};
 use crate::health::HealthConfig;
 use crate::manifest;
 use crate::model::annotations::parse_duration;
@@ -194,32 +194,8 @@ pub fn run(args: &SyncArgs, global: &GlobalArgs) -> CommandResult {
         eprintln!("No resources found.");
         return Ok(exit::OK);
     }
-    let file_health = match &args.health_config {
-        None => None,
-        Some(path) => {
-            let read = std::fs::read_to_string(path)
-                .map_err(|e| e.to_string())
-                .and_then(|t| HealthConfig::from_argocd_cm_yaml(&t).map_err(|e| e.to_string()));
-            match read {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    return Err(CommandError::bad_input(format!("{}: {e}", path.display())));
-                }
-            }
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            return Err(CommandError::failed(format!(
-                "cannot start the async runtime: {e}"
-            )));
-        }
-    };
+    let file_health = super::cluster::read_health_file(args.health_config.as_deref())?;
+    let runtime = super::cluster::runtime()?;
     let code = runtime.block_on(sync_main(args, global, &plan, file_health, applyset_name));
     // The process ends right after; do not wait for watch tasks to notice.
     runtime.shutdown_background();
@@ -233,41 +209,15 @@ async fn sync_main(
     file_health: Option<HealthConfig>,
     applyset_name: Option<String>,
 ) -> CommandResult {
-    let connect = ConnectOptions {
-        kubeconfig: global.kubeconfig.clone(),
-        context: global.context.clone(),
-        namespace: global.namespace.clone(),
-    };
-    let cluster = match Cluster::connect(&connect).await {
-        Ok(c) => c,
-        Err(e) => return Err(cluster_error(&e)),
-    };
+    let cluster = super::cluster::connect(global, "changed").await?;
     let mut renderer = SyncRenderer::new(Progress::detect(global.output == OutputFormat::Json));
-
-    let (health, health_source) = match file_health {
-        Some(c) => {
-            let source = args
-                .health_config
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
-            (c, Some(source))
-        }
-        None if args.no_cluster_health_config => (HealthConfig::new(), None),
-        None => match cluster.config_map_data("argocd", "argocd-cm").await {
-            Ok(Some(data)) => match HealthConfig::from_data(data) {
-                Ok(c) => (c, Some("the cluster's argocd/argocd-cm".to_string())),
-                Err(e) => {
-                    return Err(CommandError::bad_input(format!(
-                        "the cluster's argocd/argocd-cm: {e}"
-                    ))
-                    .hint("fix it, or pass --no-cluster-health-config"));
-                }
-            },
-            Ok(None) => (HealthConfig::new(), None),
-            Err(e) => return Err(cluster_error(&e)),
-        },
-    };
+    let (health, health_source) = super::cluster::health_config(
+        &cluster,
+        file_health.zip(args.health_config.as_deref()),
+        args.no_cluster_health_config,
+        "changed",
+    )
+    .await?;
     let options = SyncOptions {
         server_side: args.server_side,
         force_conflicts: !args.no_force_conflicts,
@@ -294,10 +244,10 @@ async fn sync_main(
 
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        interrupted().await;
+        super::cluster::interrupted().await;
         let _ = cancel_tx.send(true);
         eprintln!("interrupted: stopping after the running applies (Ctrl-C again to exit at once)");
-        interrupted().await;
+        super::cluster::interrupted().await;
         std::process::exit(exit::INTERRUPTED as i32);
     });
 
@@ -315,7 +265,9 @@ async fn sync_main(
     }
     let report = match result {
         Ok(r) => r,
-        Err(crate::sync::SyncError::Cluster(e)) => return Err(cluster_error(&e)),
+        Err(crate::sync::SyncError::Cluster(e)) => {
+            return Err(super::cluster::cluster_error(&e, "changed"));
+        }
         Err(e @ crate::sync::SyncError::Inventory(_)) => {
             return Err(CommandError::bad_input(format!("{e}; nothing was changed")));
         }
@@ -336,43 +288,5 @@ async fn sync_main(
         Outcome::Succeeded => Ok(exit::OK),
         Outcome::Failed => Err(CommandError::reported(ErrorKind::Failed)),
         Outcome::Terminated => Err(CommandError::reported(ErrorKind::Interrupted)),
-    }
-}
-
-/// A cluster problem before any change: unreachable or forbidden (exit 2), with a hint.
-pub(super) fn cluster_error(e: &crate::cluster::ClusterError) -> CommandError {
-    use crate::cluster::ClusterError;
-    match e {
-        ClusterError::Config(_) | ClusterError::Unreachable(_) => {
-            CommandError::cluster_unreachable(e.to_string()).hint(
-                "check --kubeconfig, --context and that the apiserver is up; nothing was changed",
-            )
-        }
-        _ if e.is_forbidden() => CommandError::cluster_forbidden(e.to_string())
-            .hint("the credentials may not do this; nothing was changed"),
-        _ => CommandError::bad_input(format!("{e}; nothing was changed")),
-    }
-}
-
-/// Ctrl-C or SIGTERM.
-pub(super) async fn interrupted() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
