@@ -340,33 +340,7 @@ async fn watch_ends_when_the_blocker_turns_healthy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hook_waiting_for_a_secret_of_a_later_wave_names_it() {
     let ns = cluster().ns("status-deadlock").await;
-    let hook = "apiVersion: batch/v1
-kind: Job
-metadata:
-  name: migrate
-  annotations:
-    argocd.argoproj.io/hook: PreSync
-    argocd.argoproj.io/hook-delete-policy: BeforeHookCreation
-spec:
-  backoffLimit: 0
-  template:
-    metadata:
-      annotations: {test.waves/ready-after: 1h}
-    spec:
-      restartPolicy: Never
-      containers:
-      - name: main
-        image: registry.invalid/migrate:1
-        envFrom:
-        - secretRef: {name: db-credentials}
-";
-    let secret = "apiVersion: v1
-kind: Secret
-metadata:
-  name: db-credentials
-stringData: {password: x}
-";
-    let dir = app(&[("hook.yaml", hook), ("secret.yaml", secret)]);
+    let dir = crate::sync::hook_reading_a_later_secret();
     let synced = sync(&ns.name, &[path(&dir), "--timeout", "3s"]).await;
     assert_eq!(synced.code, 1, "{synced:?}");
 

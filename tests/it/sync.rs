@@ -142,6 +142,62 @@ spec:
     )
 }
 
+/// A namespaced CustomResourceDefinition that takes any fields (group: one per test, as CRDs
+/// are cluster-wide).
+fn namespaced_crd(group: &str, plural: &str, singular: &str, kind: &str) -> String {
+    format!(
+        "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: {plural}.{group}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{plural: {plural}, singular: {singular}, kind: {kind}}}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+"
+    )
+}
+
+/// The seeds' deadlock: a PreSync hook (kept Pending by kwok) reads a Secret that only the
+/// Sync phase creates.
+pub(crate) fn hook_reading_a_later_secret() -> tempfile::TempDir {
+    let hook = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  annotations:
+    argocd.argoproj.io/hook: PreSync
+    argocd.argoproj.io/hook-delete-policy: BeforeHookCreation
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      annotations: {test.waves/ready-after: 1h}
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: main
+        image: registry.invalid/migrate:1
+        envFrom:
+        - secretRef: {name: db-credentials}
+";
+    let secret = "apiVersion: v1
+kind: Secret
+metadata:
+  name: db-credentials
+stringData: {password: x}
+";
+    app(&[("hook.yaml", hook), ("secret.yaml", secret)])
+}
+
 fn available(o: &serde_json::Value) -> bool {
     o.pointer("/status/availableReplicas")
         .and_then(serde_json::Value::as_i64)
@@ -342,33 +398,7 @@ async fn create_container_config_error_fails_fast_naming_the_secret() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hook_reading_a_secret_of_a_later_wave_is_reported_by_deadline() {
     let ns = cluster().ns("sync-deadlock").await;
-    let hook = "apiVersion: batch/v1
-kind: Job
-metadata:
-  name: migrate
-  annotations:
-    argocd.argoproj.io/hook: PreSync
-    argocd.argoproj.io/hook-delete-policy: BeforeHookCreation
-spec:
-  backoffLimit: 0
-  template:
-    metadata:
-      annotations: {test.waves/ready-after: 1h}
-    spec:
-      restartPolicy: Never
-      containers:
-      - name: main
-        image: registry.invalid/migrate:1
-        envFrom:
-        - secretRef: {name: db-credentials}
-";
-    let secret = "apiVersion: v1
-kind: Secret
-metadata:
-  name: db-credentials
-stringData: {password: x}
-";
-    let dir = app(&[("hook.yaml", hook), ("secret.yaml", secret)]);
+    let dir = hook_reading_a_later_secret();
     let run = sync(&ns.name, &[path(&dir), "--timeout", "4s"]).await;
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
@@ -488,25 +518,7 @@ async fn a_crd_and_its_custom_resource_in_one_sync() {
     let ns = cluster().ns("sync-crd").await;
     // CRDs are cluster-wide: a group of this test's own.
     let group = format!("{}.waves.test", ns.name);
-    let crd = format!(
-        "apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.{group}
-spec:
-  group: {group}
-  scope: Namespaced
-  names: {{plural: widgets, singular: widget, kind: Widget}}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        x-kubernetes-preserve-unknown-fields: true
-"
-    );
+    let crd = namespaced_crd(&group, "widgets", "widget", "Widget");
     let widget = format!(
         "apiVersion: {group}/v1
 kind: Widget
@@ -1109,25 +1121,7 @@ async fn a_second_sync_of_the_same_app_is_refused_while_the_first_holds_its_leas
 async fn custom_health_checks_from_a_file_and_from_the_clusters_argocd_cm() {
     let ns = cluster().ns("sync-lua").await;
     let group = format!("{}.waves.test", ns.name);
-    let crd = format!(
-        "apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: gadgets.{group}
-spec:
-  group: {group}
-  scope: Namespaced
-  names: {{plural: gadgets, singular: gadget, kind: Gadget}}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        x-kubernetes-preserve-unknown-fields: true
-"
-    );
+    let crd = namespaced_crd(&group, "gadgets", "gadget", "Gadget");
     let gadget = format!(
         "apiVersion: {group}/v1
 kind: Gadget
