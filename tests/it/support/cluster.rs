@@ -124,26 +124,43 @@ fn start() -> Result<Cluster, String> {
     }
 
     let pid = std::process::id();
-    let data_dir = testenv_dir().join(format!("run-{pid}"));
     let started = Instant::now();
-    let up = Command::new(root.join("testenv/up"))
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .arg("--watch-pid")
-        .arg(pid.to_string())
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run testenv/up: {e}\n{hint}"))?;
-    let stdout = String::from_utf8_lossy(&up.stdout);
-    let stderr = String::from_utf8_lossy(&up.stderr);
-    if !up.status.success() {
-        return Err(format!(
-            "testenv/up failed ({}) after {:.1?}:\n{stderr}\n{}\n{hint}",
+    // A start that fails once (seen: etcd gone within its first seconds on a busy machine,
+    // with nothing in its log) is tried once more in a fresh data dir; the first failure is
+    // kept in the message if the second fails too.
+    let mut failures = Vec::new();
+    let mut attempt = 0;
+    let (data_dir, stdout, stderr) = loop {
+        attempt += 1;
+        let data_dir = testenv_dir().join(if attempt == 1 {
+            format!("run-{pid}")
+        } else {
+            format!("run-{pid}-{attempt}")
+        });
+        let up = Command::new(root.join("testenv/up"))
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .arg("--watch-pid")
+            .arg(pid.to_string())
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run testenv/up: {e}\n{hint}"))?;
+        let stdout = String::from_utf8_lossy(&up.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&up.stderr).into_owned();
+        if up.status.success() {
+            break (data_dir, stdout, stderr);
+        }
+        failures.push(format!(
+            "testenv/up failed ({}) after {:.1?}:\n{stderr}\n{}",
             up.status,
             started.elapsed(),
             log_tails(&data_dir, 60),
         ));
-    }
+        if attempt == 2 {
+            return Err(format!("{}\n{hint}", failures.join("\n")));
+        }
+        eprintln!("{}\ntrying once more", failures[0]);
+    };
     let kubeconfig = stdout
         .lines()
         .find_map(|l| l.strip_prefix("export KUBECONFIG="))
@@ -174,7 +191,7 @@ fn remove_stale_runs() {
         let Some(pid) = name
             .to_str()
             .and_then(|n| n.strip_prefix("run-"))
-            .and_then(|p| p.parse::<u32>().ok())
+            .and_then(|p| p.split('-').next()?.parse::<u32>().ok())
         else {
             continue;
         };
