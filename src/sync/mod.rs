@@ -407,6 +407,18 @@ impl<'a> Engine<'a> {
                 )
                 .await);
         }
+        // Every watch the sync needs starts now, together, and is listed before the first
+        // write: a step then starts without a list round trip per new kind. (Kinds a CRD of
+        // this sync defines are watched once they are served.)
+        let planned: Vec<&Unit> = step_units
+            .iter()
+            .flatten()
+            .flatten()
+            .chain(sync_fail_units.iter())
+            .collect();
+        if let Err(e) = self.ensure_watches(&planned).await {
+            return Err(SyncError::Cluster(e));
+        }
 
         let steps_total = run_steps.len();
         let mut outcome = Outcome::Succeeded;
