@@ -9,11 +9,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{Presence, StatusReport, Target};
-use crate::cluster::LiveKey;
 use crate::cluster::live::WatchHandle;
 use crate::cluster::{Cluster, ClusterError, LiveStore, ResolvedKind};
 use crate::health::HealthConfig;
-use crate::infer::refs::{Target as RefTarget, dependencies};
 use crate::model::Object;
 use crate::plan::Plan;
 
@@ -143,59 +141,36 @@ impl LivePlan {
         if b.object.live != Presence::Present {
             return;
         }
-        let o = &plan.objects[b.object.index];
-        let mut missing = Vec::new();
-        for dep in dependencies(o) {
-            let RefTarget::Object(r) = &dep.target else {
-                continue;
-            };
-            if r.kind != "Secret" && r.kind != "ConfigMap" {
-                continue;
-            }
-            let namespace = if r.namespace.is_empty() {
-                b.object.namespace.clone()
-            } else {
-                r.namespace.clone()
-            };
-            if self
-                .store
-                .get(&LiveKey::new("", &r.kind, &namespace, &r.name))
-                .is_some()
-            {
-                continue;
-            }
-            let Some(kind) = cluster.resolve("v1", &r.kind).await else {
-                continue;
-            };
-            // Only a clear "not found" counts; an error (e.g. forbidden) tells nothing.
-            if !matches!(cluster.get(&kind, &namespace, &r.name).await, Ok(None)) {
-                continue;
-            }
-            let created = plan.steps.iter().enumerate().find(|(_, step)| {
-                step.tasks().any(|t| {
-                    let x = &plan.objects[t.object];
-                    x.kind == r.kind
-                        && x.name == r.name
-                        && self.targets[t.object].namespace == namespace
-                })
-            });
-            let note = match created {
-                Some((i, step)) => format!(
-                    " (this app creates it in step {} {} wave {})",
-                    i + 1,
-                    step.phase,
-                    step.wave
-                ),
-                None => String::new(),
-            };
-            let what = format!(
-                "{}/{namespace}/{}, which does not exist{note}",
-                r.kind, r.name
-            );
-            if !missing.contains(&what) {
-                missing.push(what);
-            }
-        }
+        let found = crate::sync::evidence::missing_inputs(
+            cluster,
+            &self.store,
+            plan,
+            b.object.index,
+            &b.object.namespace,
+            |i| self.targets[i].namespace.clone(),
+        )
+        .await;
+        let missing: Vec<String> = found
+            .iter()
+            .map(|m| {
+                let note = match m.created_in {
+                    Some(i) => {
+                        let step = &plan.steps[i];
+                        format!(
+                            " (this app creates it in step {} {} wave {})",
+                            i + 1,
+                            step.phase,
+                            step.wave
+                        )
+                    }
+                    None => String::new(),
+                };
+                format!(
+                    "{}/{}/{}, which does not exist{note}",
+                    m.kind, m.namespace, m.name
+                )
+            })
+            .collect();
         if !missing.is_empty() {
             b.reason = format!("{}; it reads {}", b.reason, missing.join(", "));
             report.summary = super::summary_of(report.steps.len(), report.blocking.as_ref());

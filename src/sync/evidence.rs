@@ -74,3 +74,71 @@ pub async fn gather(
     }
     evidence
 }
+
+/// A Secret or ConfigMap an object reads that does not exist, and the step of the plan that
+/// creates it, if any: the usual reason a hook or workload hangs (a PreSync hook reading a
+/// Secret that a later wave creates).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingInput {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// Index of the plan step that creates it.
+    pub created_in: Option<usize>,
+}
+
+/// The Secrets and ConfigMaps `plan.objects[object]` reads (in `namespace`) that do not
+/// exist. The watched `store` answers first; otherwise one GET per reference, and only a clear
+/// "not found" counts (an error such as forbidden tells nothing). `namespace_of(i)` is where
+/// `plan.objects[i]` is written.
+pub async fn missing_inputs(
+    cluster: &Cluster,
+    store: &LiveStore,
+    plan: &crate::plan::Plan,
+    object: usize,
+    namespace: &str,
+    namespace_of: impl Fn(usize) -> String,
+) -> Vec<MissingInput> {
+    let mut missing: Vec<MissingInput> = Vec::new();
+    for dep in crate::infer::refs::dependencies(&plan.objects[object]) {
+        let crate::infer::refs::Target::Object(r) = &dep.target else {
+            continue;
+        };
+        if r.kind != "Secret" && r.kind != "ConfigMap" {
+            continue;
+        }
+        let ns = if r.namespace.is_empty() {
+            namespace.to_string()
+        } else {
+            r.namespace.clone()
+        };
+        if store
+            .get(&LiveKey::new("", &r.kind, &ns, &r.name))
+            .is_some()
+        {
+            continue;
+        }
+        let Some(kind) = cluster.resolve("v1", &r.kind).await else {
+            continue;
+        };
+        if !matches!(cluster.get(&kind, &ns, &r.name).await, Ok(None)) {
+            continue;
+        }
+        let created_in = plan.steps.iter().position(|step| {
+            step.tasks().any(|t| {
+                let x = &plan.objects[t.object];
+                x.kind == r.kind && x.name == r.name && namespace_of(t.object) == ns
+            })
+        });
+        let found = MissingInput {
+            kind: r.kind.clone(),
+            namespace: ns,
+            name: r.name.clone(),
+            created_in,
+        };
+        if !missing.contains(&found) {
+            missing.push(found);
+        }
+    }
+    missing
+}

@@ -28,7 +28,6 @@ use crate::cluster::{
     ApplyMode, Cluster, ClusterError, LiveKey, LiveStore, Propagation, ResolvedKind,
 };
 use crate::health::{self, HealthConfig, HealthRule, HealthStatus};
-use crate::infer::refs::{Target, dependencies};
 use crate::model::{DeletePolicy, Object, Phase};
 use crate::plan::{Plan, Task};
 pub use events::{Action, DeleteReason, Event, Failure, ObjectInfo, Outcome, StepSummary};
@@ -487,7 +486,7 @@ impl<'a> Engine<'a> {
 
         match outcome {
             Outcome::Succeeded => {
-                self.narrow_inventory(&prunes).await;
+                self.narrow_inventory().await;
                 self.delete_hooks_by_policy(DeletePolicy::HookSucceeded)
                     .await;
                 message = format!(
@@ -1299,14 +1298,13 @@ impl<'a> Engine<'a> {
     }
 
     /// After a successful sync with `--prune`: the parent names exactly what is left.
-    async fn narrow_inventory(&mut self, prunes: &[PruneUnit]) {
+    async fn narrow_inventory(&mut self) {
         let Some(set) = self.options.applyset.clone() else {
             return;
         };
         if !self.options.prune || !self.parent_written {
             return;
         }
-        let _ = prunes;
         let mut inventory = self.desired_inventory();
         inventory
             .group_kinds
@@ -1566,60 +1564,46 @@ impl<'a> Engine<'a> {
     /// A waiting object's Secrets and ConfigMaps that do not exist: the usual reason a hook
     /// hangs (it reads a Secret a later wave creates).
     async fn explain_missing_inputs(&self, u: &Unit, message: String) -> String {
-        let o = &self.plan.objects[u.object];
-        let mut missing = Vec::new();
-        for dep in dependencies(o) {
-            let Target::Object(r) = &dep.target else {
-                continue;
-            };
-            if r.kind != "Secret" && r.kind != "ConfigMap" {
-                continue;
-            }
-            let namespace = if r.namespace.is_empty() {
-                u.namespace.clone()
-            } else {
-                r.namespace.clone()
-            };
-            let Some(kind) = self.cluster.resolve("v1", &r.kind).await else {
-                continue;
-            };
-            if let Ok(None) = self.cluster.get(&kind, &namespace, &r.name).await {
-                let later = self
-                    .plan
-                    .objects
-                    .iter()
-                    .position(|x| {
-                        x.kind == r.kind
-                            && x.name == r.name
-                            && (x.namespace == namespace || x.namespace.is_empty())
-                    })
-                    .and_then(|i| {
-                        self.plan
-                            .steps
-                            .iter()
-                            .position(|s| s.tasks().any(|t| t.object == i))
-                            .map(|s| (s, &self.plan.steps[s]))
-                    });
-                let note = match later {
-                    Some((s, step)) => format!(
-                        " (this sync creates it later, in step {} {} wave {})",
-                        s + 1,
-                        step.phase,
-                        step.wave
-                    ),
+        let default_ns = &self.cluster.default_namespace;
+        let objects = &self.plan.objects;
+        let missing = evidence::missing_inputs(
+            self.cluster,
+            &self.store,
+            self.plan,
+            u.object,
+            &u.namespace,
+            |i| {
+                // Secrets and ConfigMaps are namespaced: theirs, else the default.
+                if objects[i].namespace.is_empty() {
+                    default_ns.clone()
+                } else {
+                    objects[i].namespace.clone()
+                }
+            },
+        )
+        .await;
+        if missing.is_empty() {
+            return message;
+        }
+        let listed: Vec<String> = missing
+            .iter()
+            .map(|m| {
+                let note = match m.created_in {
+                    Some(s) => {
+                        let step = &self.plan.steps[s];
+                        format!(
+                            " (this sync creates it later, in step {} {} wave {})",
+                            s + 1,
+                            step.phase,
+                            step.wave
+                        )
+                    }
                     None => String::new(),
                 };
-                missing.push(format!(
-                    "{}/{}/{} does not exist{note}",
-                    r.kind, namespace, r.name
-                ));
-            }
-        }
-        if missing.is_empty() {
-            message
-        } else {
-            format!("{message}; it reads {}", missing.join(", "))
-        }
+                format!("{}/{}/{} does not exist{note}", m.kind, m.namespace, m.name)
+            })
+            .collect();
+        format!("{message}; it reads {}", listed.join(", "))
     }
 
     /// The failure of `u` with the evidence a user would look up: the stuck pod, its last
