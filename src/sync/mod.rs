@@ -12,6 +12,7 @@ pub mod evidence;
 pub mod gate;
 pub mod hooks;
 pub mod prune;
+pub mod unit;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -28,10 +29,11 @@ use crate::cluster::{
     ApplyMode, Cluster, ClusterError, LiveKey, LiveStore, Propagation, ResolvedKind,
 };
 use crate::health::{self, HealthConfig, HealthRule, HealthStatus};
-use crate::model::{DeletePolicy, Object, Phase};
+use crate::model::{DeletePolicy, Phase};
 use crate::plan::{Plan, Task};
 pub use events::{Action, DeleteReason, Event, Failure, ObjectInfo, Outcome, StepSummary};
 use gate::Verdict;
+pub use unit::Unit;
 
 /// How to sync (the flags of `kubectl waves sync`).
 #[derive(Debug, Clone)]
@@ -150,20 +152,6 @@ struct PruneUnit {
     settings: prune::PruneSettings,
 }
 
-/// One task made concrete: the object as it will be written.
-#[derive(Debug, Clone)]
-struct Unit {
-    object: usize,
-    hook: bool,
-    /// The body to write (namespace filled in; hooks: generated name and our labels).
-    body: Value,
-    namespace: String,
-    name: String,
-    kind: Option<ResolvedKind>,
-    key: LiveKey,
-    timeout: Option<Duration>,
-}
-
 /// A hook this sync wrote, and how it ended.
 #[derive(Debug, Clone)]
 struct RanHook {
@@ -263,57 +251,12 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// The namespace an object is written to: its own, else the default for namespaced kinds.
-    fn namespace_of(&self, o: &Object, kind: Option<&ResolvedKind>) -> String {
-        match kind {
-            Some(k) if !k.namespaced => String::new(),
-            _ if !o.namespace.is_empty() => o.namespace.clone(),
-            // A kind this sync's CRD defines: the CRD's scope decides.
-            None if crd_scope_is_cluster(self.plan, o) => String::new(),
-            _ => self.cluster.default_namespace.clone(),
-        }
-    }
-
     async fn unit(&self, task: &Task) -> Unit {
-        let o = &self.plan.objects[task.object];
-        let kind = self.cluster.resolve(&o.api_version, &o.kind).await;
-        let namespace = self.namespace_of(o, kind.as_ref());
-        let hook = o.is_hook();
-        let name = if hook && o.generate_name {
-            hooks::generated_name(&o.name, &self.options.sync_id, task.phase)
-        } else {
-            o.name.clone()
+        let options = unit::UnitOptions {
+            sync_id: &self.options.sync_id,
+            applyset: self.options.applyset.as_ref(),
         };
-        let mut body = if hook {
-            hooks::hook_body(
-                &o.value,
-                &name,
-                o.generate_name,
-                &self.options.sync_id,
-                task.phase,
-                &hooks::hook_name_label(&o.name, o.generate_name),
-            )
-        } else {
-            o.value.clone()
-        };
-        if !namespace.is_empty()
-            && let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut)
-        {
-            meta.insert("namespace".into(), Value::String(namespace.clone()));
-        }
-        if !hook && let Some(set) = &self.options.applyset {
-            applyset::label_member(&mut body, &set.id);
-        }
-        Unit {
-            object: task.object,
-            hook,
-            key: LiveKey::new(&o.group, &o.kind, &namespace, &name),
-            body,
-            namespace,
-            name,
-            kind,
-            timeout: o.annotations.timeout,
-        }
+        Unit::new(self.cluster, self.plan, task, &options).await
     }
 
     async fn run(&mut self) -> Result<Report, SyncError> {
@@ -740,41 +683,13 @@ impl<'a> Engine<'a> {
         kind: &ResolvedKind,
         dry_run: bool,
     ) -> Result<Value, ClusterError> {
-        let o = &self.plan.objects[u.object];
-        let opts = &o.annotations.sync_options;
-        let mode = ApplyMode {
-            dry_run,
+        let how = unit::WriteOptions {
+            server_side: self.options.server_side,
             force_conflicts: self.options.force_conflicts,
-            validate: opts.validate,
+            dry_run,
         };
-        if opts.replace {
-            return self
-                .cluster
-                .replace(kind, &u.namespace, &u.body, dry_run)
-                .await;
-        }
-        let server_side = opts.server_side_apply.unwrap_or(self.options.server_side);
-        let result = if server_side {
-            self.cluster.apply(kind, &u.namespace, &u.body, mode).await
-        } else {
-            self.cluster
-                .apply_client_side(kind, &u.namespace, &u.body, mode)
-                .await
-        };
-        match result {
-            // `Force=true`: an object that cannot be patched (an immutable field) is deleted
-            // and created again, as `kubectl apply --force`.
-            Err(ClusterError::Api { code: 422, .. }) if opts.force && !dry_run => {
-                self.cluster
-                    .delete(kind, &u.namespace, &u.name, Propagation::Foreground)
-                    .await?;
-                self.cluster
-                    .wait_gone(kind, &u.namespace, &u.name, Duration::from_secs(120))
-                    .await?;
-                self.cluster.apply(kind, &u.namespace, &u.body, mode).await
-            }
-            other => other,
-        }
+        u.write(self.cluster, &self.plan.objects[u.object], kind, how)
+            .await
     }
 
     /// Makes sure the watches `units` need are running and listed.
@@ -1253,7 +1168,7 @@ impl<'a> Engine<'a> {
                 } else {
                     &o.namespace
                 };
-                if ns != &set.namespace && !crd_scope_is_cluster(self.plan, o) {
+                if ns != &set.namespace && !unit::crd_scope_is_cluster(self.plan, o) {
                     inventory.namespaces.insert(ns.clone());
                 }
             }
@@ -1793,12 +1708,6 @@ fn dry_run_action(live: Option<&Value>, result: &Value) -> Action {
 }
 
 /// Whether the CRD in this plan that defines `o`'s kind says it is cluster-scoped.
-fn crd_scope_is_cluster(plan: &Plan, o: &Object) -> bool {
-    plan.objects.iter().any(|crd| {
-        crate::infer::refs::crd_defines(crd).is_some_and(|(g, k)| g == o.group && k == o.kind)
-            && crd.value.pointer("/spec/scope").and_then(Value::as_str) == Some("Cluster")
-    })
-}
 
 fn step_label(number: usize, total: usize) -> String {
     format!("step {number}/{total}")
