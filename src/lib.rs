@@ -6,6 +6,7 @@
 
 pub mod annotate;
 pub mod check;
+pub mod diff;
 pub mod cli;
 pub mod cluster;
 pub mod diagnostics;

@@ -19,7 +19,7 @@ mod builtin;
 mod bundled;
 mod config;
 mod generic;
-mod glob;
+pub(crate) mod glob;
 mod lua;
 mod object;
 #[cfg(test)]
