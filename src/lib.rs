@@ -6,10 +6,10 @@
 
 pub mod annotate;
 pub mod check;
-pub mod diff;
 pub mod cli;
 pub mod cluster;
 pub mod diagnostics;
+pub mod diff;
 pub mod edit;
 pub mod gc;
 pub mod health;

@@ -3,10 +3,10 @@
 
 mod annotate;
 mod cluster;
+mod diff;
 mod error;
 mod gc;
 mod health;
-mod not_yet;
 mod plan;
 mod status;
 mod sync;
@@ -74,8 +74,8 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Apply the plan to the cluster, wave by wave, waiting on health between steps.
     Sync(sync::SyncArgs),
-    /// Compare the manifests with the live objects, per wave (not built yet).
-    Diff(not_yet::NotYetArgs),
+    /// What each step will change: manifests against the cluster, or two Git revisions.
+    Diff(diff::DiffArgs),
     /// Infer dependencies from references and suggest (or write) sync waves.
     Annotate(annotate::AnnotateArgs),
     /// List leftover hook Jobs and Pods (ours, Argo CD's, Helm's); delete them with --yes.
@@ -152,7 +152,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run(args, &cli.global),
         Command::Annotate(args) => annotate::run(args, &cli.global),
         Command::Sync(args) => sync::run(args, &cli.global),
-        Command::Diff(_) => not_yet::run("diff"),
+        Command::Diff(args) => diff::run(args, &cli.global),
         Command::Gc(args) => gc::run(args, &cli.global),
         Command::Status(args) => status::run(args, &cli.global),
         Command::Health(args) => health::run(args, &cli.global),

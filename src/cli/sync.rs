@@ -105,7 +105,7 @@ pub struct SyncArgs {
 
 /// The inventory's default name: the base name of the first path (or of `--path` in Git),
 /// made a valid object name; `None` for stdin.
-fn default_applyset_name(input: &crate::manifest::Input) -> Option<String> {
+pub(super) fn default_applyset_name(input: &crate::manifest::Input) -> Option<String> {
     use crate::manifest::Input;
     let base = match input {
         Input::Stdin => return None,

@@ -21,8 +21,7 @@ pub struct IgnoreRule {
 /// Reads the rules from YAML: a list of rules, a mapping with `ignoreDifferences`, or a whole
 /// Argo CD `Application` (its `spec.ignoreDifferences`).
 pub fn parse_rules(text: &str) -> Result<Vec<IgnoreRule>, String> {
-    let doc: Value =
-        serde_saphyr::from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
+    let doc: Value = serde_saphyr::from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
     let list = match &doc {
         Value::Array(_) => &doc,
         Value::Object(m) if m.contains_key("ignoreDifferences") => &m["ignoreDifferences"],
@@ -213,8 +212,7 @@ fn remove_fields(doc: &mut Value, set: &Value) {
                 continue;
             };
             if let Value::Array(items) = doc {
-                let matches =
-                    |item: &Value| wanted.iter().all(|(k, v)| item.get(k) == Some(v));
+                let matches = |item: &Value| wanted.iter().all(|(k, v)| item.get(k) == Some(v));
                 if leaf {
                     items.retain(|item| !matches(item));
                 } else if let Some(item) = items.iter_mut().find(|i| matches(i)) {
@@ -222,7 +220,9 @@ fn remove_fields(doc: &mut Value, set: &Value) {
                 }
             }
         } else if let Some(value) = key.strip_prefix("v:") {
-            if let (Ok(value), Value::Array(items)) = (serde_json::from_str::<Value>(value), &mut *doc) {
+            if let (Ok(value), Value::Array(items)) =
+                (serde_json::from_str::<Value>(value), &mut *doc)
+            {
                 items.retain(|item| item != &value);
             }
         } else if let Some(index) = key.strip_prefix("i:")
@@ -256,11 +256,21 @@ mod tests {
         assert_eq!(rules[0].kind, "Deployment");
         assert_eq!(rules[0].json_pointers, vec!["/spec/replicas"]);
         let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nspec:\n  ignoreDifferences:\n  - kind: Secret\n    managedFieldsManagers: [vault]\n";
-        assert_eq!(parse_rules(app).unwrap()[0].managed_fields_managers, vec!["vault"]);
+        assert_eq!(
+            parse_rules(app).unwrap()[0].managed_fields_managers,
+            vec!["vault"]
+        );
         let jq = "ignoreDifferences:\n- kind: ConfigMap\n  jqPathExpressions: ['.data']\n";
         let err = parse_rules(jq).unwrap_err();
-        assert!(err.contains("rule 1") && err.contains("jqPathExpressions"), "{err}");
-        assert!(parse_rules("- jsonPointers: [/x]\n").unwrap_err().contains("`kind` is required"));
+        assert!(
+            err.contains("rule 1") && err.contains("jqPathExpressions"),
+            "{err}"
+        );
+        assert!(
+            parse_rules("- jsonPointers: [/x]\n")
+                .unwrap_err()
+                .contains("`kind` is required")
+        );
     }
 
     #[test]
@@ -283,18 +293,40 @@ mod tests {
             "spec": {"replicas": 1, "paused": false, "template": {"spec": {"containers": [
                 {"name": "app", "image": "a:2", "resources": {}}]}}}
         });
-        apply_rules(&rules, "apps", "Deployment", "shop", "web", Some(&mut desired), Some(&mut live));
+        apply_rules(
+            &rules,
+            "apps",
+            "Deployment",
+            "shop",
+            "web",
+            Some(&mut desired),
+            Some(&mut live),
+        );
         assert_eq!(desired.pointer("/spec/replicas"), None);
         assert_eq!(live.pointer("/spec/replicas"), None);
         assert_eq!(live.pointer("/metadata/labels/scaled"), None);
         assert_eq!(desired.pointer("/metadata/labels/scaled"), None);
-        assert_eq!(desired.pointer("/spec/template/spec/containers/0/resources"), None);
+        assert_eq!(
+            desired.pointer("/spec/template/spec/containers/0/resources"),
+            None
+        );
         // What the rules do not name stays.
-        assert_eq!(desired.pointer("/spec/template/spec/containers/0/image"), Some(&json!("a:2")));
+        assert_eq!(
+            desired.pointer("/spec/template/spec/containers/0/image"),
+            Some(&json!("a:2"))
+        );
         assert_eq!(live.pointer("/spec/paused"), Some(&json!(false)));
         // Another object is untouched.
         let mut other = json!({"spec": {"replicas": 2}});
-        apply_rules(&rules, "apps", "Deployment", "shop", "api", Some(&mut other), None);
+        apply_rules(
+            &rules,
+            "apps",
+            "Deployment",
+            "shop",
+            "api",
+            Some(&mut other),
+            None,
+        );
         assert_eq!(other.pointer("/spec/replicas"), Some(&json!(2)));
     }
 }

@@ -159,13 +159,15 @@ pub async fn against_cluster(
     Ok(DiffReport::new(from, to, steps))
 }
 
+/// How the report names an object: as written (a generateName hook by its prefix, not by
+/// the name a sync would give it).
 fn info(plan: &Plan, u: &Unit) -> ObjectInfo {
     let o = &plan.objects[u.object];
     ObjectInfo {
         api_version: o.api_version.clone(),
         kind: o.kind.clone(),
         namespace: u.namespace.clone(),
-        name: u.name.clone(),
+        name: o.name.clone(),
         source: o.source.to_string(),
     }
 }
@@ -248,9 +250,7 @@ async fn compare_one(
             .to_string(),
         ));
     };
-    if !u.namespace.is_empty()
-        && !existing.contains(&u.namespace)
-        && created.contains(&u.namespace)
+    if !u.namespace.is_empty() && !existing.contains(&u.namespace) && created.contains(&u.namespace)
     {
         return Ok(not_validated(format!(
             "Namespace {} is created by this sync",
@@ -345,17 +345,21 @@ async fn prune_candidates(
         }
         let settings = prune::settings(&live);
         let object = ObjectInfo {
-            api_version: live
-                .get("apiVersion")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
+            api_version: kind_api_version(cluster, &key.group, &key.kind).await,
             kind: key.kind.clone(),
             namespace: key.namespace.clone(),
             name: key.name.clone(),
             source: String::new(),
         };
         let mut before = live;
+        // Listed items carry no apiVersion and kind of their own.
+        if let Some(top) = before.as_object_mut() {
+            top.insert(
+                "apiVersion".into(),
+                Value::String(object.api_version.clone()),
+            );
+            top.insert("kind".into(), Value::String(object.kind.clone()));
+        }
         strip_noise(&mut before);
         let diff = if settings.never {
             ObjectDiff::new(object, DiffAction::Keep).with_message("Prune=false: left in place")
@@ -372,4 +376,13 @@ async fn prune_candidates(
         });
     }
     Ok(out)
+}
+
+/// The apiVersion the cluster prefers for a group and kind (list items do not say theirs).
+async fn kind_api_version(cluster: &Cluster, group: &str, kind: &str) -> String {
+    match cluster.resolve_group_kind(group, kind).await {
+        Some(k) => k.resource.api_version,
+        None if group.is_empty() => "v1".to_string(),
+        None => format!("{group}/v1"),
+    }
 }

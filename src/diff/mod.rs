@@ -72,6 +72,24 @@ impl DiffAction {
         }
     }
 
+    /// The name in `-o json|yaml` (and its counts): the camelCase of the variant.
+    pub fn key(self) -> &'static str {
+        match self {
+            DiffAction::Create => "create",
+            DiffAction::CreateNotValidated => "createNotValidated",
+            DiffAction::Change => "change",
+            DiffAction::Unchanged => "unchanged",
+            DiffAction::Prune => "prune",
+            DiffAction::Keep => "keep",
+            DiffAction::WillRun => "willRun",
+            DiffAction::Rejected => "rejected",
+            DiffAction::Added => "added",
+            DiffAction::Removed => "removed",
+            DiffAction::Changed => "changed",
+            DiffAction::Moved => "moved",
+        }
+    }
+
     /// Whether the action is a difference for the exit code (as `kubectl diff`: 1). Hooks
     /// run every sync and kept objects stay: neither is a difference.
     pub fn is_difference(self) -> bool {
@@ -189,7 +207,7 @@ impl StepDiff {
     pub fn new(step: StepRef, objects: Vec<ObjectDiff>) -> Self {
         let mut counts = BTreeMap::new();
         for o in &objects {
-            *counts.entry(o.action.as_str()).or_insert(0) += 1;
+            *counts.entry(o.action.key()).or_insert(0) += 1;
         }
         StepDiff {
             step,
@@ -199,7 +217,7 @@ impl StepDiff {
     }
 
     pub fn count(&self, action: DiffAction) -> usize {
-        self.counts.get(action.as_str()).copied().unwrap_or(0)
+        self.counts.get(action.key()).copied().unwrap_or(0)
     }
 }
 
@@ -225,7 +243,7 @@ impl DiffReport {
         let mut differs = false;
         let mut rejected = false;
         for o in steps.iter().flat_map(|s| &s.objects) {
-            *totals.entry(o.action.as_str()).or_insert(0) += 1;
+            *totals.entry(o.action.key()).or_insert(0) += 1;
             differs |= o.action.is_difference();
             rejected |= o.action == DiffAction::Rejected;
         }

@@ -77,12 +77,23 @@ pub fn mask_secret(before: Option<&mut Value>, after: Option<&mut Value>) -> Sec
     let mut keys = SecretKeys::default();
     let (mut before, mut after) = (before, after);
     for field in ["data", "stringData"] {
-        let from = before.as_deref_mut().and_then(|v| v.get_mut(field)).and_then(Value::as_object_mut);
-        let to = after.as_deref_mut().and_then(|v| v.get_mut(field)).and_then(Value::as_object_mut);
+        let from = before
+            .as_deref_mut()
+            .and_then(|v| v.get_mut(field))
+            .and_then(Value::as_object_mut);
+        let to = after
+            .as_deref_mut()
+            .and_then(|v| v.get_mut(field))
+            .and_then(Value::as_object_mut);
         mask_maps(from, to, &mut keys);
     }
     // A key moved between data and stringData is neither added nor removed.
-    let both: BTreeSet<String> = keys.added.iter().filter(|k| keys.removed.contains(k)).cloned().collect();
+    let both: BTreeSet<String> = keys
+        .added
+        .iter()
+        .filter(|k| keys.removed.contains(k))
+        .cloned()
+        .collect();
     keys.added.retain(|k| !both.contains(k));
     keys.removed.retain(|k| !both.contains(k));
     keys.changed.extend(both);

@@ -101,7 +101,9 @@ mod tests {
                 (_, Value::Object(m)) => {
                     m.insert(last, op.value.clone().unwrap());
                 }
-                (_, Value::Array(a)) => a[last.parse::<usize>().unwrap()] = op.value.clone().unwrap(),
+                (_, Value::Array(a)) => {
+                    a[last.parse::<usize>().unwrap()] = op.value.clone().unwrap()
+                }
                 _ => panic!("bad target"),
             }
         }
@@ -114,10 +116,22 @@ mod tests {
         let to = json!({"metadata": {"labels": {"a/b": "2", "new~": "y"}},
                         "spec": {"replicas": 3, "ports": [{"port": 8080}], "list": [1]}});
         let ops = json_patch(&from, &to);
-        assert!(ops.iter().any(|o| o.path == "/metadata/labels/a~1b" && o.op == "replace"));
-        assert!(ops.iter().any(|o| o.path == "/metadata/labels/new~0" && o.op == "add"));
-        assert!(ops.iter().any(|o| o.path == "/spec/ports/0/port" && o.op == "replace"));
-        assert!(ops.iter().any(|o| o.path == "/spec/list" && o.op == "replace"));
+        assert!(
+            ops.iter()
+                .any(|o| o.path == "/metadata/labels/a~1b" && o.op == "replace")
+        );
+        assert!(
+            ops.iter()
+                .any(|o| o.path == "/metadata/labels/new~0" && o.op == "add")
+        );
+        assert!(
+            ops.iter()
+                .any(|o| o.path == "/spec/ports/0/port" && o.op == "replace")
+        );
+        assert!(
+            ops.iter()
+                .any(|o| o.path == "/spec/list" && o.op == "replace")
+        );
         let mut doc = from.clone();
         apply(&mut doc, &ops);
         assert_eq!(doc, to);

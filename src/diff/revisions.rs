@@ -21,10 +21,15 @@ struct Position {
 /// Every task of a plan in execution order, SyncFail hooks last.
 fn positions(plan: &Plan) -> Vec<Position> {
     let step_tasks = plan.steps.iter().flat_map(|s| {
-        s.tasks().map(move |t| (StepRef {
-            phase: s.phase,
-            wave: s.wave,
-        }, t))
+        s.tasks().map(move |t| {
+            (
+                StepRef {
+                    phase: s.phase,
+                    wave: s.wave,
+                },
+                t,
+            )
+        })
     });
     let sync_fail = plan.sync_fail.iter().map(|t: &Task| {
         (
@@ -69,16 +74,14 @@ pub fn compare(a: &Plan, b: &Plan, from: &str, to: &str) -> DiffReport {
     let b_positions = positions(b);
     let mut in_a: HashMap<ObjectKey, Vec<(Position, bool)>> = HashMap::new();
     for p in &a_positions {
-        in_a
-            .entry(a.objects[p.object].key())
+        in_a.entry(a.objects[p.object].key())
             .or_default()
             .push((*p, false));
     }
-    let count_b: HashMap<ObjectKey, usize> =
-        b_positions.iter().fold(HashMap::new(), |mut m, p| {
-            *m.entry(b.objects[p.object].key()).or_insert(0) += 1;
-            m
-        });
+    let count_b: HashMap<ObjectKey, usize> = b_positions.iter().fold(HashMap::new(), |mut m, p| {
+        *m.entry(b.objects[p.object].key()).or_insert(0) += 1;
+        m
+    });
 
     // Step → (sort key, entry): the second revision's order first, then what it removed.
     let mut by_step: BTreeMap<StepRef, Vec<((u8, usize), ObjectDiff)>> = BTreeMap::new();
@@ -233,7 +236,10 @@ spec:
         assert_eq!(
             shape,
             vec![
-                ("PreSync wave 0".to_string(), vec![("Job/migrate".to_string(), "added")]),
+                (
+                    "PreSync wave 0".to_string(),
+                    vec![("Job/migrate".to_string(), "added")]
+                ),
                 (
                     "Sync wave 0".to_string(),
                     vec![
@@ -241,16 +247,25 @@ spec:
                         ("Secret/old".to_string(), "removed")
                     ]
                 ),
-                ("Sync wave 2".to_string(), vec![("ConfigMap/config".to_string(), "moved")]),
+                (
+                    "Sync wave 2".to_string(),
+                    vec![("ConfigMap/config".to_string(), "moved")]
+                ),
             ]
         );
         let moved = &report.steps[2].objects[0];
-        assert_eq!(moved.message.as_deref(), Some("moves from Sync wave 1 to Sync wave 2"));
+        assert_eq!(
+            moved.message.as_deref(),
+            Some("moves from Sync wave 1 to Sync wave 2")
+        );
         assert!(report.differs);
         // The removed Secret's value is masked in what is kept for rendering.
         let removed = &report.steps[1].objects[1];
         assert!(!format!("{:?}", removed.before).contains("hunter2"));
-        assert_eq!(removed.secret_keys.as_ref().unwrap().removed, vec!["password"]);
+        assert_eq!(
+            removed.secret_keys.as_ref().unwrap().removed,
+            vec!["password"]
+        );
     }
 
     #[test]

@@ -70,3 +70,24 @@ pub fn read_tree(
     }
     Ok(())
 }
+
+/// The commit `git diff A...B` compares B with: the merge base of the two revisions.
+pub fn merge_base(repo: &Path, a: &str, b: &str) -> Result<String, String> {
+    let repo = git2::Repository::discover(repo).map_err(|e| {
+        format!(
+            "{} is not a Git repository: {}",
+            repo.display(),
+            e.message()
+        )
+    })?;
+    let commit = |rev: &str| {
+        repo.revparse_single(rev)
+            .and_then(|o| o.peel_to_commit())
+            .map(|c| c.id())
+            .map_err(|e| format!("unknown revision `{rev}`: {}", e.message()))
+    };
+    let (a_id, b_id) = (commit(a)?, commit(b)?);
+    repo.merge_base(a_id, b_id)
+        .map(|id| id.to_string())
+        .map_err(|e| format!("`{a}` and `{b}` have no common ancestor: {}", e.message()))
+}

@@ -2,7 +2,7 @@
 //! YAML 1.1 scalars as kubectl reads them) and JSON; `List` kinds flattened. The only module
 //! that reads input bytes.
 
-mod git;
+pub mod git;
 mod parse;
 
 use std::collections::HashMap;

@@ -1,6 +1,7 @@
 //! Rendering: tables for humans, JSON/YAML for machines, colour only on a terminal. The only
 //! module that knows about colours and terminals.
 
+pub mod diff;
 pub mod gc;
 pub mod status;
 pub mod sync;

@@ -312,11 +312,26 @@ fn lenient_warns_and_behaves_like_argo_cd() {
 }
 
 #[test]
-fn unbuilt_subcommands_say_so() {
-    let (code, stdout, stderr) = run(&["diff", "fixtures/shop"]);
-    assert_eq!(code, 2);
-    assert!(stdout.is_empty());
-    assert!(stderr.contains("not built yet"), "{stderr}");
+fn diff_of_bad_input_exits_2_before_contacting_the_cluster() {
+    let (code, stdout, stderr) = run(&[
+        "diff",
+        "fixtures/broken/non-integer-wave.yaml",
+        "--kubeconfig",
+        "/nonexistent/kubeconfig",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("non-integer-wave.yaml:"), "{stderr}");
+    assert!(!stderr.contains("kubeconfig"), "{stderr}");
+    let (code, stdout, stderr) = run(&[
+        "diff",
+        "fixtures/shop",
+        "--kubeconfig",
+        "/nonexistent/kubeconfig",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("kubeconfig"), "{stderr}");
 }
 
 #[test]
