@@ -10,6 +10,10 @@ use crate::model::{ObjectKey, Phase};
 use crate::plan::{Plan, Task};
 use crate::sync::ObjectInfo;
 
+/// An entry's place in its step: (0, order in the second revision) or (1, order in the
+/// first, for what it removed).
+type SortKey = (u8, usize);
+
 /// Where a plan runs an object: its step and its place in the execution order.
 #[derive(Debug, Clone, Copy)]
 struct Position {
@@ -84,7 +88,7 @@ pub fn compare(a: &Plan, b: &Plan, from: &str, to: &str) -> DiffReport {
     });
 
     // Step → (sort key, entry): the second revision's order first, then what it removed.
-    let mut by_step: BTreeMap<StepRef, Vec<((u8, usize), ObjectDiff)>> = BTreeMap::new();
+    let mut by_step: BTreeMap<StepRef, Vec<(SortKey, ObjectDiff)>> = BTreeMap::new();
     for p in &b_positions {
         let key = b.objects[p.object].key();
         let candidates = in_a.get_mut(&key);

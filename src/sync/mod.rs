@@ -1707,8 +1707,6 @@ fn dry_run_action(live: Option<&Value>, result: &Value) -> Action {
     }
 }
 
-/// Whether the CRD in this plan that defines `o`'s kind says it is cluster-scoped.
-
 fn step_label(number: usize, total: usize) -> String {
     format!("step {number}/{total}")
 }

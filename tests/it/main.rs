@@ -4,6 +4,7 @@ mod annotate;
 mod broken;
 mod cluster_smoke;
 mod common;
+mod diff;
 mod gc;
 mod health;
 mod plan;
