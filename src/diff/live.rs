@@ -4,7 +4,7 @@
 //! so defaults and mutating webhooks are on both sides of the comparison. Reads and dry runs
 //! go out concurrently, bounded.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -85,15 +85,17 @@ pub async fn against_cluster(
     }
     let existing = existing_namespaces(cluster, units.iter().map(|(_, u)| u)).await?;
     let created = created_namespaces(plan, cluster, options);
+    let listed = list_live(cluster, &units, &existing, options.concurrency).await?;
 
     let compared: Vec<(usize, Result<ObjectDiff, DiffError>)> =
         futures_util::stream::iter(units.iter().enumerate().map(|(n, (_, u))| {
             let existing = &existing;
             let created = &created;
+            let listed = &listed;
             async move {
                 (
                     n,
-                    compare_one(cluster, plan, u, options, existing, created).await,
+                    compare_one(cluster, plan, u, options, existing, created, listed).await,
                 )
             }
         }))
@@ -172,6 +174,58 @@ fn info(plan: &Plan, u: &Unit) -> ObjectInfo {
     }
 }
 
+/// Live objects read by one list per kind and namespace: (apiVersion, kind, namespace) →
+/// name → object.
+type Listed = HashMap<(String, String, String), HashMap<String, Value>>;
+
+/// From this many objects of one kind in one namespace on, one list reads them all instead of
+/// a GET each (a namespace full of unrelated objects of a rare kind stays cheap).
+const LIST_FROM: usize = 8;
+
+/// Lists the live objects of every kind and namespace with many objects to compare.
+async fn list_live(
+    cluster: &Cluster,
+    units: &[(usize, Unit)],
+    existing: &HashSet<String>,
+    concurrency: usize,
+) -> Result<Listed, ClusterError> {
+    let mut groups: HashMap<(String, String, String), (usize, &crate::cluster::ResolvedKind)> =
+        HashMap::new();
+    for (_, u) in units {
+        let Some(kind) = &u.kind else { continue };
+        if u.hook || (!u.namespace.is_empty() && !existing.contains(&u.namespace)) {
+            continue;
+        }
+        let key = (
+            kind.resource.api_version.clone(),
+            kind.resource.kind.clone(),
+            u.namespace.clone(),
+        );
+        groups.entry(key).or_insert((0, kind)).0 += 1;
+    }
+    let lists: Vec<Result<_, ClusterError>> = futures_util::stream::iter(
+        groups
+            .into_iter()
+            .filter(|(_, (n, _))| *n >= LIST_FROM)
+            .map(|(key, (_, kind))| async move {
+                let namespace = (!key.2.is_empty()).then_some(key.2.as_str());
+                let items = cluster.list(kind, namespace, None).await?;
+                let by_name: HashMap<String, Value> = items
+                    .into_iter()
+                    .filter_map(|item| {
+                        let name = item.pointer("/metadata/name")?.as_str()?.to_string();
+                        Some((name, item))
+                    })
+                    .collect();
+                Ok((key, by_name))
+            }),
+    )
+    .buffer_unordered(concurrency.max(1))
+    .collect()
+    .await;
+    lists.into_iter().collect()
+}
+
 /// The namespaces the units live in that exist now.
 async fn existing_namespaces<'u>(
     cluster: &Cluster,
@@ -212,6 +266,7 @@ fn created_namespaces(plan: &Plan, cluster: &Cluster, options: &DiffOptions) -> 
     created
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn compare_one(
     cluster: &Cluster,
     plan: &Plan,
@@ -219,6 +274,7 @@ async fn compare_one(
     options: &DiffOptions,
     existing: &HashSet<String>,
     created: &HashSet<String>,
+    listed: &Listed,
 ) -> Result<ObjectDiff, DiffError> {
     let o = &plan.objects[u.object];
     let object = info(plan, u);
@@ -262,10 +318,18 @@ async fn compare_one(
         force_conflicts: options.force_conflicts,
         dry_run: true,
     };
-    let (live, desired) = tokio::join!(
-        cluster.get(kind, &u.namespace, &u.name),
-        u.write(cluster, o, kind, how)
+    let group_key = (
+        kind.resource.api_version.clone(),
+        kind.resource.kind.clone(),
+        u.namespace.clone(),
     );
+    let read_live = async {
+        match listed.get(&group_key) {
+            Some(objects) => Ok(objects.get(&u.name).cloned()),
+            None => cluster.get(kind, &u.namespace, &u.name).await,
+        }
+    };
+    let (live, desired) = tokio::join!(read_live, u.write(cluster, o, kind, how));
     let fatal = |error: ClusterError| DiffError::Object {
         source_: o.source.to_string(),
         object: o.display_name(),

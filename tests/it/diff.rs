@@ -628,3 +628,30 @@ spec:
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("nope"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_objects_of_a_kind_are_read_by_one_list_and_compared_the_same() {
+    let ns = cluster().ns("diff-many").await;
+    let maps = |n: usize, changed: usize| -> String {
+        (0..n)
+            .map(|i| {
+                let text = config_map(&format!("m{i}"), (i % 2) as i64);
+                if i == changed {
+                    text.replace("key: value", "key: other")
+                } else {
+                    text
+                }
+            })
+            .collect()
+    };
+    let dir = app(&[("app.yaml", &maps(12, usize::MAX))]);
+    synced(&ns, &dir).await;
+    // One more object (not live), one changed, the other eleven unchanged.
+    std::fs::write(dir.path().join("app.yaml"), maps(13, 4)).unwrap();
+    let (code, report) = diff_json(&ns.name, &[path(&dir)]).await;
+    assert_eq!(code, 1, "{report}");
+    let list = actions(&report);
+    assert_eq!(action_of(&list, "ConfigMap/m4"), ("Sync 0", "change"));
+    assert_eq!(action_of(&list, "ConfigMap/m12"), ("Sync 0", "create"));
+    assert_eq!(report["totals"]["unchanged"], 11, "{report}");
+}
