@@ -57,10 +57,10 @@ pub fn run(args: &AnnotateArgs, global: &GlobalArgs) -> CommandResult {
     if args.krm {
         return krm(args, options);
     }
-    let input = args.input.input()?;
+    let input = args.input.input(global)?;
     if args.write && !matches!(input, Input::Paths(_)) {
         return Err(CommandError::bad_input(
-            "--write edits files in place: give files or directories, not stdin or --revision (--stdout prints the annotated manifests instead)",
+            "--write edits files in place: give files or directories, not stdin, --revision or a rendered Kustomize/Helm app (--stdout prints the annotated manifests instead)",
         ));
     }
     let a = match annotate::run(&input, options) {

@@ -79,7 +79,7 @@ pub fn run(args: &DiffArgs, global: &GlobalArgs) -> CommandResult {
     if let Some((from, to)) = revision_range(&args.input)? {
         return run_revisions(args, global, options, from, to);
     }
-    let input = args.input.input()?;
+    let input = args.input.input(global)?;
     let applyset_name = args
         .applyset
         .clone()

@@ -53,7 +53,7 @@ pub fn run(args: &HealthArgs, global: &GlobalArgs) -> CommandResult {
     for e in config.check_scripts() {
         report_warning(e);
     }
-    let input = args.input.input()?;
+    let input = args.input.input(global)?;
     let loaded = manifest::load(&input);
     // Only unreadable input matters here; annotation lint is `plan`'s business.
     let unreadable: Vec<_> = loaded

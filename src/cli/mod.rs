@@ -18,6 +18,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::manifest::Input;
+use crate::manifest::render::{RenderOptions, SourceType};
 use crate::ui::{self, OutputFormat};
 pub use error::{CommandError, CommandResult, ErrorKind, report_error, report_warning};
 
@@ -109,12 +110,72 @@ pub struct InputArgs {
     /// Subdirectory of the repository to read with --revision.
     #[arg(long, value_name = "SUBDIR", requires = "revision")]
     pub path: Option<String>,
+    /// How the app folder becomes manifests (default: detected as Argo CD does: a
+    /// kustomization file → kustomize, a Chart.yaml → helm, else directory).
+    #[arg(long, value_enum, value_name = "TYPE")]
+    pub source_type: Option<SourceType>,
+    /// Extra options for `kustomize build`, as Argo CD's kustomize.buildOptions.
+    #[arg(long, value_name = "OPTIONS", allow_hyphen_values = true)]
+    pub kustomize_build_options: Option<String>,
+    /// `helm template --values FILE` (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub helm_values: Vec<PathBuf>,
+    /// `helm template --set KEY=VALUE` (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub helm_set: Vec<String>,
+    /// Helm's release name (default: the chart folder's name; Argo CD uses the Application's).
+    #[arg(long, value_name = "NAME")]
+    pub release_name: Option<String>,
 }
 
 impl InputArgs {
     /// The input to load; a bad-input error for contradictory flags.
-    pub fn input(&self) -> Result<Input, CommandError> {
-        self.input_or_message().map_err(CommandError::bad_input)
+    pub fn input(&self, global: &GlobalArgs) -> Result<Input, CommandError> {
+        let input = self.input_or_message().map_err(CommandError::bad_input)?;
+        self.rendered(input, global)
+            .map_err(CommandError::bad_input)
+    }
+
+    /// A single app folder that is a Kustomize or Helm app (detected, or `--source-type`)
+    /// becomes a rendered input.
+    fn rendered(&self, input: Input, global: &GlobalArgs) -> Result<Input, String> {
+        let renders = self.kustomize_build_options.is_some()
+            || !self.helm_values.is_empty()
+            || !self.helm_set.is_empty()
+            || self.release_name.is_some();
+        let dir = match &input {
+            Input::Paths(paths) if paths.len() == 1 && paths[0].is_dir() => paths[0].clone(),
+            _ if self.source_type.is_some_and(|t| t != SourceType::Directory) || renders => {
+                return Err(
+                    "--source-type, --kustomize-build-options and the Helm flags need exactly one app folder (not files, stdin or --revision)"
+                        .into(),
+                );
+            }
+            _ => return Ok(input),
+        };
+        let source = self
+            .source_type
+            .unwrap_or_else(|| crate::manifest::render::detect(&dir));
+        if source == SourceType::Directory {
+            return Ok(input);
+        }
+        let options = RenderOptions {
+            release_name: self.release_name.clone(),
+            namespace: global.namespace.clone(),
+            kustomize_build_options: self
+                .kustomize_build_options
+                .as_deref()
+                .map(|o| o.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default(),
+            helm_values: self.helm_values.clone(),
+            helm_set: self.helm_set.clone(),
+            helm_skip_crds: false,
+        };
+        Ok(Input::Rendered {
+            dir,
+            source,
+            options,
+        })
     }
 
     fn input_or_message(&self) -> Result<Input, String> {

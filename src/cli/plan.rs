@@ -24,7 +24,7 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: &PlanArgs, global: &GlobalArgs) -> CommandResult {
-    let input = args.input.input()?;
+    let input = args.input.input(global)?;
     let loaded = manifest::load(&input);
     let checked = check::check(
         loaded,

@@ -54,7 +54,7 @@ pub struct StatusArgs {
 }
 
 pub fn run(args: &StatusArgs, global: &GlobalArgs) -> CommandResult {
-    let input = args.input.input()?;
+    let input = args.input.input(global)?;
     let checked = check::check(
         manifest::load(&input),
         PlanOptions {

@@ -109,6 +109,11 @@ pub(super) fn default_applyset_name(input: &crate::manifest::Input) -> Option<St
     use crate::manifest::Input;
     let base = match input {
         Input::Stdin => return None,
+        Input::Rendered { dir, .. } => std::fs::canonicalize(dir)
+            .unwrap_or_else(|_| dir.clone())
+            .file_name()?
+            .to_string_lossy()
+            .into_owned(),
         Input::Paths(paths) => {
             let first = paths.first()?;
             let full = std::fs::canonicalize(first).unwrap_or_else(|_| first.clone());
@@ -155,7 +160,7 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: &SyncArgs, global: &GlobalArgs) -> CommandResult {
-    let input = args.input.input()?;
+    let input = args.input.input(global)?;
     let applyset_name = args
         .applyset
         .clone()

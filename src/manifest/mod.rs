@@ -4,6 +4,7 @@
 
 pub mod git;
 mod parse;
+pub mod render;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -29,6 +30,12 @@ pub enum Input {
         repo: PathBuf,
         revision: String,
         path: Option<String>,
+    },
+    /// A Kustomize or Helm app folder, rendered by its tool.
+    Rendered {
+        dir: PathBuf,
+        source: render::SourceType,
+        options: render::RenderOptions,
     },
 }
 
@@ -127,6 +134,14 @@ pub fn read_input(input: &Input) -> (Vec<InputFile>, Vec<Diagnostic>) {
                 }
             }
         }
+        Input::Rendered {
+            dir,
+            source,
+            options,
+        } => match render::render(dir, *source, options) {
+            Ok(file) => files.push(file),
+            Err(message) => diags.push(unreadable(&dir.display().to_string(), message)),
+        },
         Input::Git {
             repo,
             revision,

@@ -8,6 +8,7 @@ mod diff;
 mod gc;
 mod health;
 mod plan;
+mod sources;
 mod status;
 mod support;
 mod sync;

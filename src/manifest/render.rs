@@ -1,0 +1,195 @@
+//! Kustomize and Helm apps, read the way Argo CD's repo server reads them: the app folder's
+//! source type is detected from its files (a Kustomization wins over a `Chart.yaml`, else
+//! plain manifests), and a Kustomize or Helm app is rendered by the user's own `kustomize`
+//! (else `kubectl kustomize`) or `helm template`, whose output is then read like stdin.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::InputFile;
+
+/// How an app folder becomes manifests (Argo CD's source types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SourceType {
+    /// Plain manifests, read recursively.
+    Directory,
+    /// `kustomize build` (or `kubectl kustomize`).
+    Kustomize,
+    /// `helm template`.
+    Helm,
+}
+
+impl SourceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceType::Directory => "directory",
+            SourceType::Kustomize => "kustomize",
+            SourceType::Helm => "helm",
+        }
+    }
+}
+
+/// The file names that make a folder a Kustomize app, as Kustomize accepts them.
+pub const KUSTOMIZATION_FILES: [&str; 3] =
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// The source type of an app folder: a Kustomization file → Kustomize, a `Chart.yaml` →
+/// Helm (Kustomize first when both exist, as Argo CD), otherwise plain manifests.
+pub fn detect(dir: &Path) -> SourceType {
+    if KUSTOMIZATION_FILES.iter().any(|f| dir.join(f).is_file()) {
+        SourceType::Kustomize
+    } else if dir.join("Chart.yaml").is_file() {
+        SourceType::Helm
+    } else {
+        SourceType::Directory
+    }
+}
+
+/// What a render needs beyond the folder.
+#[derive(Debug, Clone, Default)]
+pub struct RenderOptions {
+    /// Helm's release name (Argo CD: the Application's name); default: the folder's name.
+    pub release_name: Option<String>,
+    /// The destination namespace (`helm template -n`).
+    pub namespace: Option<String>,
+    /// Extra words for `kustomize build` (Argo CD's `kustomize.buildOptions`).
+    pub kustomize_build_options: Vec<String>,
+    /// `helm template --values FILE`, in order.
+    pub helm_values: Vec<PathBuf>,
+    /// `helm template --set KEY=VALUE`, in order.
+    pub helm_set: Vec<String>,
+    /// Leave CRDs out (Argo CD's `skipCrds`); default: `--include-crds`.
+    pub helm_skip_crds: bool,
+}
+
+/// Renders a Kustomize or Helm app into one manifest stream, named after the command that
+/// made it (its lines are lines of that stream, not of the user's files).
+pub fn render(
+    dir: &Path,
+    source: SourceType,
+    options: &RenderOptions,
+) -> Result<InputFile, String> {
+    let folder = dir.display().to_string();
+    let (program, args, display) = match source {
+        SourceType::Directory => {
+            return Err(format!(
+                "{folder}: a directory source is read, not rendered"
+            ));
+        }
+        SourceType::Kustomize => {
+            let mut args: Vec<String> = Vec::new();
+            let program = if let Some(p) = on_path("kustomize") {
+                args.push("build".into());
+                p
+            } else if let Some(p) = on_path("kubectl") {
+                args.push("kustomize".into());
+                p
+            } else {
+                return Err(format!(
+                    "{folder} is a Kustomize app (it has a kustomization file), but neither `kustomize` nor `kubectl` is on PATH: install one (https://kubectl.docs.kubernetes.io/installation/kustomize/), or render it yourself: kustomize build {folder} | kubectl waves plan -f -"
+                ));
+            };
+            args.extend(options.kustomize_build_options.iter().cloned());
+            args.push(folder.clone());
+            let name = program
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let display = format!("{folder} ({name} {})", args[0]);
+            (program, args, display)
+        }
+        SourceType::Helm => {
+            let Some(program) = on_path("helm") else {
+                return Err(format!(
+                    "{folder} is a Helm chart (it has a Chart.yaml), but `helm` is not on PATH: install Helm 3 (https://helm.sh/docs/intro/install/), or render it yourself: helm template NAME {folder} | kubectl waves plan -f -"
+                ));
+            };
+            let release = options.release_name.clone().unwrap_or_else(|| {
+                std::fs::canonicalize(dir)
+                    .ok()
+                    .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .unwrap_or_else(|| "release".into())
+            });
+            let mut args = vec!["template".to_string(), release, folder.clone()];
+            if !options.helm_skip_crds {
+                args.push("--include-crds".into());
+            }
+            if let Some(ns) = &options.namespace {
+                args.extend(["--namespace".into(), ns.clone()]);
+            }
+            for values in &options.helm_values {
+                args.extend(["--values".into(), values.display().to_string()]);
+            }
+            for set in &options.helm_set {
+                args.extend(["--set".into(), set.clone()]);
+            }
+            (program, args, format!("{folder} (helm template)"))
+        }
+    };
+    let output = Command::new(&program)
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let first: Vec<&str> = stderr.lines().take(20).collect();
+        return Err(format!(
+            "`{} {}` failed ({}):\n{}",
+            program.display(),
+            args.join(" "),
+            output.status,
+            first.join("\n")
+        ));
+    }
+    let text = String::from_utf8(output.stdout).map_err(|_| {
+        format!(
+            "`{} {}` printed text that is not UTF-8",
+            program.display(),
+            args.join(" ")
+        )
+    })?;
+    Ok(InputFile {
+        display: display.into(),
+        text,
+        json: false,
+    })
+}
+
+/// The first executable named `name` on PATH.
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file() || path.with_extension("exe").is_file()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detection_follows_argo_cd() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(detect(dir.path()), SourceType::Directory);
+        std::fs::write(dir.path().join("Chart.yaml"), "name: x\n").unwrap();
+        assert_eq!(detect(dir.path()), SourceType::Helm);
+        std::fs::write(dir.path().join("Kustomization"), "resources: []\n").unwrap();
+        assert_eq!(
+            detect(dir.path()),
+            SourceType::Kustomize,
+            "Kustomize wins over Helm"
+        );
+    }
+}
