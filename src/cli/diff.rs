@@ -204,7 +204,7 @@ fn checked(input: &Input, options: PlanOptions) -> Result<Checked, CommandError>
     Ok(checked)
 }
 
-fn read_ignore_rules(path: Option<&Path>) -> Result<Vec<IgnoreRule>, CommandError> {
+pub(super) fn read_ignore_rules(path: Option<&Path>) -> Result<Vec<IgnoreRule>, CommandError> {
     let Some(path) = path else {
         return Ok(Vec::new());
     };

@@ -98,6 +98,14 @@ pub struct SyncArgs {
     /// Refuse (before any change) objects that belong to another ApplySet or Argo CD application.
     #[arg(long)]
     pub fail_on_shared_resource: bool,
+    /// Argo CD ignoreDifferences rules (a list, a mapping with `ignoreDifferences`, or an
+    /// Application), for --respect-ignore-differences.
+    #[arg(long, value_name = "FILE", requires = "respect_ignore_differences")]
+    pub ignore_differences: Option<PathBuf>,
+    /// Argo CD's RespectIgnoreDifferences=true: fields the rules ignore keep their live
+    /// values (a sync does not revert an autoscaler's replicas).
+    #[arg(long, requires = "ignore_differences")]
+    pub respect_ignore_differences: bool,
     /// How pruned objects' dependents are deleted.
     #[arg(long, value_enum, default_value_t = Propagation::Foreground, value_name = "POLICY")]
     pub prune_propagation: Propagation,
@@ -244,6 +252,11 @@ async fn sync_main(
         prune_propagation: args.prune_propagation,
         apply_out_of_sync_only: args.apply_out_of_sync_only,
         fail_on_shared_resource: args.fail_on_shared_resource,
+        respect_ignore: if args.respect_ignore_differences {
+            super::diff::read_ignore_rules(args.ignore_differences.as_deref())?
+        } else {
+            Vec::new()
+        },
         ..SyncOptions::default()
     };
 

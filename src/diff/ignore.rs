@@ -166,6 +166,135 @@ pub fn apply_rules(
     }
 }
 
+/// `RespectIgnoreDifferences`: the fields the matching rules ignore keep their live values in
+/// what `sync` writes (a JSON pointer the live object lacks is left out of the body; a field
+/// of a listed manager is taken from the live object), so a sync never reverts them.
+/// Returns whether the body changed.
+pub fn respect_live(
+    rules: &[IgnoreRule],
+    group: &str,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    body: &mut Value,
+    live: &Value,
+) -> bool {
+    let matching: Vec<&IgnoreRule> = rules
+        .iter()
+        .filter(|r| r.matches(group, kind, namespace, name))
+        .collect();
+    if matching.is_empty() {
+        return false;
+    }
+    let mut pointers: Vec<String> = matching
+        .iter()
+        .flat_map(|r| r.json_pointers.iter().cloned())
+        .collect();
+    if let Some(entries) = live
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+    {
+        for e in entries {
+            let manager = e.get("manager").and_then(Value::as_str).unwrap_or("");
+            if matching
+                .iter()
+                .any(|r| r.managed_fields_managers.iter().any(|m| m == manager))
+                && let Some(set) = e.get("fieldsV1")
+            {
+                leaf_pointers(live, set, &mut String::new(), &mut pointers);
+            }
+        }
+    }
+    let before = body.clone();
+    for pointer in &pointers {
+        match live.pointer(pointer) {
+            Some(value) => set_pointer(body, pointer, value.clone()),
+            None => remove_pointer(body, pointer),
+        }
+    }
+    *body != before
+}
+
+/// The JSON pointers, in `live`, of the leaves of a `fieldsV1` set.
+fn leaf_pointers(live: &Value, set: &Value, path: &mut String, out: &mut Vec<String>) {
+    let Some(set) = set.as_object() else { return };
+    for (key, sub) in set {
+        if key == "." {
+            continue;
+        }
+        let len = path.len();
+        let child = if let Some(field) = key.strip_prefix("f:") {
+            push_token(path, field);
+            live.get(field)
+        } else if let Some(item_key) = key.strip_prefix("k:") {
+            let Ok(Value::Object(wanted)) = serde_json::from_str::<Value>(item_key) else {
+                continue;
+            };
+            let found = live.as_array().and_then(|items| {
+                items
+                    .iter()
+                    .position(|i| wanted.iter().all(|(k, v)| i.get(k) == Some(v)))
+            });
+            let Some(i) = found else { continue };
+            push_token(path, &i.to_string());
+            live.get(i)
+        } else if let Some(index) = key.strip_prefix("i:") {
+            let Ok(i) = index.parse::<usize>() else {
+                continue;
+            };
+            push_token(path, index);
+            live.get(i)
+        } else {
+            // `v:` (a set member): the list is taken whole by its parent's pointer.
+            continue;
+        };
+        match child {
+            Some(child) if !is_leaf(sub) => leaf_pointers(child, sub, path, out),
+            _ => out.push(path.clone()),
+        }
+        path.truncate(len);
+    }
+}
+
+fn push_token(path: &mut String, token: &str) {
+    path.push('/');
+    path.push_str(&token.replace('~', "~0").replace('/', "~1"));
+}
+
+/// Sets the value at a JSON pointer, creating the maps on the way.
+fn set_pointer(doc: &mut Value, pointer: &str, value: Value) {
+    let mut current = doc;
+    let tokens: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    for (i, token) in tokens.iter().enumerate() {
+        let last = i + 1 == tokens.len();
+        current = match current {
+            Value::Object(m) => {
+                if last {
+                    m.insert(token.clone(), value);
+                    return;
+                }
+                m.entry(token.clone())
+                    .or_insert_with(|| Value::Object(Map::new()))
+            }
+            Value::Array(items) => match token.parse::<usize>() {
+                Ok(i) if i < items.len() => {
+                    if last {
+                        items[i] = value;
+                        return;
+                    }
+                    &mut items[i]
+                }
+                _ => return,
+            },
+            _ => return,
+        };
+    }
+}
+
 /// Removes the value at a JSON pointer, if there is one.
 fn remove_pointer(doc: &mut Value, pointer: &str) {
     if pointer.is_empty() {
@@ -248,6 +377,53 @@ fn is_leaf(sub: &Value) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn respect_live_keeps_the_live_values_of_ignored_fields() {
+        let rules = parse_rules(
+            "- group: apps\n  kind: Deployment\n  jsonPointers: [/spec/replicas, /spec/paused]\n  managedFieldsManagers: [injector]\n",
+        )
+        .unwrap();
+        let live = json!({
+            "metadata": {"managedFields": [{"manager": "injector", "fieldsV1":
+                {"f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"app\"}": {".": {}, "f:env": {}}}}}}}}]},
+            "spec": {"replicas": 5, "template": {"spec": {"containers": [
+                {"name": "app", "image": "a:1", "env": [{"name": "INJECTED", "value": "1"}]}]}}}
+        });
+        let mut body = json!({
+            "spec": {"replicas": 1, "paused": true, "template": {"spec": {"containers": [
+                {"name": "app", "image": "a:2"}]}}}
+        });
+        assert!(respect_live(
+            &rules,
+            "apps",
+            "Deployment",
+            "ns",
+            "web",
+            &mut body,
+            &live
+        ));
+        assert_eq!(body.pointer("/spec/replicas"), Some(&json!(5)));
+        assert_eq!(body.pointer("/spec/paused"), None, "absent live: left out");
+        assert_eq!(
+            body.pointer("/spec/template/spec/containers/0/env"),
+            Some(&json!([{"name": "INJECTED", "value": "1"}]))
+        );
+        assert_eq!(
+            body.pointer("/spec/template/spec/containers/0/image"),
+            Some(&json!("a:2"))
+        );
+        let mut other = json!({"spec": {"replicas": 1}});
+        assert!(!respect_live(
+            &rules,
+            "",
+            "ConfigMap",
+            "ns",
+            "c",
+            &mut other,
+            &live
+        ));
+    }
 
     #[test]
     fn reads_the_three_shapes_and_refuses_jq() {

@@ -76,6 +76,8 @@ pub struct SyncOptions {
     pub apply_out_of_sync_only: bool,
     /// `--fail-on-shared-resource`: refuse objects another app (ApplySet or Argo CD) owns.
     pub fail_on_shared_resource: bool,
+    /// `--respect-ignore-differences`: fields these rules ignore keep their live values.
+    pub respect_ignore: Vec<crate::diff::IgnoreRule>,
 }
 
 impl Default for SyncOptions {
@@ -101,6 +103,7 @@ impl Default for SyncOptions {
             prune_propagation: Propagation::Foreground,
             apply_out_of_sync_only: false,
             fail_on_shared_resource: false,
+            respect_ignore: Vec::new(),
         }
     }
 }
@@ -688,8 +691,30 @@ impl<'a> Engine<'a> {
             force_conflicts: self.options.force_conflicts,
             dry_run,
         };
-        u.write(self.cluster, &self.plan.objects[u.object], kind, how)
-            .await
+        let o = &self.plan.objects[u.object];
+        // RespectIgnoreDifferences: the ignored fields are written with their live values.
+        if !self.options.respect_ignore.is_empty()
+            && !u.hook
+            && self
+                .options
+                .respect_ignore
+                .iter()
+                .any(|r| r.matches(&o.group, &o.kind, &u.namespace, &u.name))
+            && let Some(live) = self.cluster.get(kind, &u.namespace, &u.name).await?
+        {
+            let mut adjusted = u.clone();
+            crate::diff::ignore::respect_live(
+                &self.options.respect_ignore,
+                &o.group,
+                &o.kind,
+                &u.namespace,
+                &u.name,
+                &mut adjusted.body,
+                &live,
+            );
+            return adjusted.write(self.cluster, o, kind, how).await;
+        }
+        u.write(self.cluster, o, kind, how).await
     }
 
     /// Makes sure the watches `units` need are running and listed.

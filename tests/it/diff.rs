@@ -655,3 +655,52 @@ async fn many_objects_of_a_kind_are_read_by_one_list_and_compared_the_same() {
     assert_eq!(action_of(&list, "ConfigMap/m12"), ("Sync 0", "create"));
     assert_eq!(report["totals"]["unchanged"], 11, "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_respecting_ignore_differences_keeps_the_live_replicas() {
+    let ns = cluster().ns("diff-respect").await;
+    let dir = app(&[("app.yaml", &deployment("web", 0, "", ""))]);
+    synced(&ns, &dir).await;
+    let out = cluster()
+        .kubectl()
+        .args(["-n", &ns.name, "scale", "deployment/web", "--replicas=3"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rules = tempfile::tempdir().unwrap();
+    let file = rules.path().join("ignore.yaml");
+    std::fs::write(
+        &file,
+        "- group: apps\n  kind: Deployment\n  jsonPointers: [/spec/replicas]\n",
+    )
+    .unwrap();
+    let replicas = || async {
+        let api: kube::Api<k8s_openapi::api::apps::v1::Deployment> = ns.api();
+        api.get("web").await.unwrap().spec.replicas
+    };
+    let r = sync(
+        &ns.name,
+        &[
+            path(&dir),
+            "--timeout",
+            "90s",
+            "--ignore-differences",
+            file.to_str().unwrap(),
+            "--respect-ignore-differences",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        replicas().await,
+        Some(3),
+        "the ignored field kept its live value"
+    );
+    // Without the option the manifests win, as Argo CD without RespectIgnoreDifferences.
+    synced(&ns, &dir).await;
+    assert_eq!(replicas().await, Some(1));
+}
