@@ -709,7 +709,7 @@ fn shop_stripped_gets_a_correct_order() {
 
 #[test]
 fn enterprise_stripped_gets_a_correct_order() {
-    let (dir, waves) = layer("enterprise");
+    let (dir, waves) = layer("ledger");
     assert_eq!(waves["Cluster/enterprise/ledger-db"], 0);
     assert_eq!(
         waves["Deployment/enterprise/ledger-api"], 1,
@@ -752,7 +752,7 @@ fn enterprise_stripped_gets_a_correct_order() {
 
 #[test]
 fn tenant_stripped_gets_a_correct_order() {
-    let (dir, waves) = layer("tenant");
+    let (dir, waves) = layer("tenant-a");
     assert_eq!(waves["Job/tenant-a/credential-generator"], 0);
     assert_eq!(waves["Deployment/tenant-a/backend"], 1);
     assert_eq!(waves["Deployment/tenant-a/worker"], 1);
@@ -806,7 +806,7 @@ fn tenant_stripped_gets_a_correct_order() {
 
 #[test]
 fn written_waves_are_kept_and_a_broken_edge_is_an_error() {
-    let (code, stdout, stderr) = run(&["annotate", "fixtures/tenant"]);
+    let (code, stdout, stderr) = run(&["annotate", "fixtures/tenant-a"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("no changes"), "{stdout}");
     let line = stderr
@@ -815,13 +815,13 @@ fn written_waves_are_kept_and_a_broken_edge_is_an_error() {
         .unwrap_or_else(|| panic!("WAVES008 expected: {stderr}"));
     assert!(
         line.starts_with(
-            "fixtures/tenant/31-frontend.yaml:4: error[WAVES008]: Deployment/tenant-a/frontend"
+            "fixtures/tenant-a/31-frontend.yaml:4: error[WAVES008]: Deployment/tenant-a/frontend"
         ),
         "{line}"
     );
     assert!(line.contains("Deployment/tenant-a/backend"), "{line}");
-    assert_eq!(run(&["annotate", "--check", "fixtures/tenant"]).0, 1);
-    for app in ["shop", "enterprise"] {
+    assert_eq!(run(&["annotate", "--check", "fixtures/tenant-a"]).0, 1);
+    for app in ["shop", "ledger"] {
         let (code, _, stderr) = run(&["annotate", "--check", &format!("fixtures/{app}")]);
         assert_eq!(code, 0, "{app}: {stderr}");
         assert!(!stderr.contains("error["), "{app}: {stderr}");
@@ -830,7 +830,7 @@ fn written_waves_are_kept_and_a_broken_edge_is_an_error() {
 
 #[test]
 fn rewrite_recomputes_every_wave() {
-    let doc = annotate_json(&["--rewrite", "fixtures/tenant"]);
+    let doc = annotate_json(&["--rewrite", "fixtures/tenant-a"]);
     let waves = suggested(&doc);
     assert_eq!(waves["Deployment/tenant-a/frontend"], 2);
     assert_eq!(waves["Namespace/tenant-a"], 0);
@@ -839,14 +839,14 @@ fn rewrite_recomputes_every_wave() {
         "the proposal fixes it"
     );
     assert_eq!(
-        run(&["annotate", "--rewrite", "--check", "fixtures/tenant"]).0,
+        run(&["annotate", "--rewrite", "--check", "fixtures/tenant-a"]).0,
         1
     );
 }
 
 #[test]
 fn text_table_lists_changes_with_reasons() {
-    let dir = stripped("tenant");
+    let dir = stripped("tenant-a");
     let (code, stdout, _) = run_in(dir.path(), &["annotate", "."]);
     assert_eq!(code, 0);
     let header = stdout.lines().next().unwrap_or_default();
@@ -875,7 +875,7 @@ fn text_table_lists_changes_with_reasons() {
 
 #[test]
 fn explain_snapshots() {
-    let dir = stripped("tenant");
+    let dir = stripped("tenant-a");
     let (code, stdout, stderr) = run_in(
         dir.path(),
         &[
@@ -889,7 +889,7 @@ fn explain_snapshots() {
     insta::assert_snapshot!("explain_tenant_stripped_ingressroute", stdout);
     let (code, stdout, _) = run(&[
         "annotate",
-        "fixtures/tenant",
+        "fixtures/tenant-a",
         "--explain",
         "Deployment/tenant-a/frontend",
     ]);
@@ -915,7 +915,7 @@ fn explain_snapshots() {
         "{stdout}"
     );
     // Ambiguous and unknown names.
-    let (code, _, stderr) = run(&["annotate", "fixtures/tenant", "--explain", "frontend"]);
+    let (code, _, stderr) = run(&["annotate", "fixtures/tenant-a", "--explain", "frontend"]);
     assert_eq!(code, 2);
     assert!(
         stderr.contains("Deployment/tenant-a/frontend")
@@ -923,7 +923,7 @@ fn explain_snapshots() {
         "{stderr}"
     );
     assert_eq!(
-        run(&["annotate", "fixtures/tenant", "--explain", "Secret/nope"]).0,
+        run(&["annotate", "fixtures/tenant-a", "--explain", "Secret/nope"]).0,
         2
     );
 }
@@ -1236,7 +1236,7 @@ fn item_wave(list: &Value, kind: &str, name: &str) -> Option<String> {
 
 #[test]
 fn krm_function_round_trip() {
-    let dir = stripped("tenant");
+    let dir = stripped("tenant-a");
     for (legacy, as_json) in [(false, false), (true, true)] {
         let list = resource_list(dir.path(), legacy);
         let input = if as_json {
@@ -1294,7 +1294,7 @@ fn krm_function_round_trip() {
 
 #[test]
 fn krm_function_config_rewrite_and_failures() {
-    let mut list = resource_list(&root().join("fixtures/tenant"), false);
+    let mut list = resource_list(&root().join("fixtures/tenant-a"), false);
     list["functionConfig"] = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "waves"}, "data": {"rewrite": "true"}});
     let (code, stdout, stderr) = run_stdin(
         &["annotate", "--krm"],
@@ -1391,7 +1391,7 @@ fn argo_cd_plugin_generate_command_runs_as_written() {
     let args = words(&plugin["spec"]["generate"]["args"]);
     assert!(!command.is_empty(), "spec.generate.command");
 
-    let app = stripped("tenant");
+    let app = stripped("tenant-a");
     // discover: the glob matches the app directory.
     let glob = plugin["spec"]["discover"]["fileName"]
         .as_str()
@@ -1459,7 +1459,7 @@ fn wave_gap_lint_is_precise() {
         "{stderr}"
     );
     // Not on the hand-numbered example apps.
-    for app in ["shop", "enterprise", "tenant"] {
+    for app in ["shop", "ledger", "tenant-a"] {
         let (_, _, stderr) = run(&["plan", &format!("fixtures/{app}")]);
         assert!(!stderr.contains("WAVES006"), "{app}: {stderr}");
     }

@@ -29,7 +29,7 @@ fn order(plan: &Value) -> Vec<String> {
 
 #[test]
 fn snapshots_of_every_fixture() {
-    for app in ["shop", "enterprise", "tenant"] {
+    for app in ["shop", "ledger", "tenant-a"] {
         let (code, stdout, stderr) = run(&["plan", &format!("fixtures/{app}")]);
         assert_eq!(code, 0, "{stderr}");
         insta::assert_snapshot!(
@@ -93,8 +93,8 @@ fn shop_runs_in_argo_cd_order() {
 }
 
 #[test]
-fn enterprise_moves_the_crd_before_its_first_custom_resource() {
-    let plan = plan_json("enterprise");
+fn ledger_moves_the_crd_before_its_first_custom_resource() {
+    let plan = plan_json("ledger");
     let order = order(&plan);
     let crd = order
         .iter()

@@ -944,18 +944,18 @@ async fn the_shop_fixture_syncs_in_order_and_a_second_sync_is_a_no_op() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_enterprise_fixture_syncs_in_order_and_a_second_sync_is_a_no_op() {
+async fn the_ledger_fixture_syncs_in_order_and_a_second_sync_is_a_no_op() {
     let client = cluster().client().await;
     crate::support::operators::install_fixture_storage_classes(&client).await;
-    sync_fixture_twice("fixtures/enterprise", "enterprise").await;
+    sync_fixture_twice("fixtures/ledger", "enterprise").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_tenant_fixture_syncs_in_order_and_a_second_sync_is_a_no_op() {
+async fn the_tenant_a_fixture_syncs_in_order_and_a_second_sync_is_a_no_op() {
     let client = cluster().client().await;
     crate::support::operators::install_operator_crds(&client).await;
     crate::support::operators::install_fixture_storage_classes(&client).await;
-    sync_fixture_twice("fixtures/tenant", "tenant-a").await;
+    sync_fixture_twice("fixtures/tenant-a", "tenant-a").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

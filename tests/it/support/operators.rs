@@ -99,8 +99,8 @@ pub async fn storage_class(client: &Client, name: &str, provisioner: &str, bindi
     .unwrap_or_else(|e| panic!("applying StorageClass {name}: {e}"));
 }
 
-/// The StorageClasses the fixture apps name: `efs-sc` (fixtures/enterprise's claim; Immediate,
-/// as its comment requires) and `gp3` (fixtures/tenant's RabbitmqCluster, fixtures/enterprise's
+/// The StorageClasses the fixture apps name: `efs-sc` (fixtures/ledger's claim; Immediate,
+/// as its comment requires) and `gp3` (fixtures/tenant-a's RabbitmqCluster, fixtures/ledger's
 /// CNPG Cluster; WaitForFirstConsumer, as on EKS).
 pub async fn install_fixture_storage_classes(client: &Client) {
     storage_class(client, "efs-sc", "efs.csi.aws.com", "Immediate").await;
