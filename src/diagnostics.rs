@@ -87,6 +87,8 @@ codes! {
     DuplicateObject = "WAVES204", Error, "the same object is defined twice";
     AnnotationNotString = "WAVES205", Error, "an annotation value is not a string (quote it)";
     UnreadableInput = "WAVES206", Error, "a file, directory or Git revision could not be read";
+    WrongFieldType = "WAVES207", Error, "a field of a built-in kind has the wrong type (a string where an integer is required)";
+    MissingRequiredField = "WAVES208", Error, "a built-in kind lacks a required field (a Deployment without spec.selector)";
 }
 
 impl Code {

@@ -4,6 +4,7 @@
 
 pub mod git;
 mod parse;
+mod schema;
 
 use std::collections::HashMap;
 use std::io::Read;

@@ -977,8 +977,8 @@ fn write_is_byte_exact_outside_annotation_lines() {
 fn a_file_that_cannot_be_edited_safely_is_left_alone() {
     let tmp = tempfile::tempdir().expect("tempdir");
     // The metadata is shared through an anchor: editing it would change the other document.
-    let shared = "apiVersion: apps/v1\nkind: Deployment\nmetadata: &meta\n  name: web\n  namespace: demo\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: web:1\n          env: [{name: API, value: \"http://api.demo.svc\"}]\n";
-    let ok = "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: demo}\nspec: {selector: {app: api}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: demo}\nspec:\n  template:\n    metadata: {labels: {app: api}}\n    spec: {containers: [{name: api, image: api:1}]}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: demo, annotations: {kubectl-waves.io/depends-on: Deployment/api}}\n";
+    let shared = "apiVersion: apps/v1\nkind: Deployment\nmetadata: &meta\n  name: web\n  namespace: demo\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    spec:\n      containers:\n        - name: web\n          image: web:1\n          env: [{name: API, value: \"http://api.demo.svc\"}]\n";
+    let ok = "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: demo}\nspec: {selector: {app: api}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: demo}\nspec:\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec: {containers: [{name: api, image: api:1}]}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: demo, annotations: {kubectl-waves.io/depends-on: Deployment/api}}\n";
     std::fs::write(tmp.path().join("a.yaml"), shared).unwrap();
     std::fs::write(tmp.path().join("b.yaml"), ok).unwrap();
     let (code, _, stderr) = run_in(tmp.path(), &["annotate", "--write", "."]);
@@ -1373,7 +1373,7 @@ fn krm_function_config_rewrite_and_failures() {
 
 #[test]
 fn krm_keeps_the_formatting_of_a_yaml_list() {
-    let input = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n  # the database\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: db, namespace: app}\n    spec:\n      selector: {app: db}\n  - apiVersion: apps/v1\n    kind: StatefulSet\n    metadata: {name: db, namespace: app}\n    spec:\n      template:\n        metadata: {labels: {app: db}}\n        spec: {containers: [{name: db, image: postgres}]}\n  - apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: web\n      namespace: app\n      annotations:\n        internal.config.kubernetes.io/path: 'web.yaml'\n    spec:\n      template:\n        spec:\n          containers:\n            - {name: web, image: web, env: [{name: DB, value: \"db:5432\"}]}\n";
+    let input = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n  # the database\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: db, namespace: app}\n    spec:\n      selector: {app: db}\n  - apiVersion: apps/v1\n    kind: StatefulSet\n    metadata: {name: db, namespace: app}\n    spec:\n      selector: {matchLabels: {app: db}}\n      template:\n        metadata: {labels: {app: db}}\n        spec: {containers: [{name: db, image: postgres}]}\n  - apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: web\n      namespace: app\n      annotations:\n        internal.config.kubernetes.io/path: 'web.yaml'\n    spec:\n      selector: {matchLabels: {app: web}}\n      template:\n        spec:\n          containers:\n            - {name: web, image: web, env: [{name: DB, value: \"db:5432\"}]}\n";
     let (code, stdout, stderr) = run_stdin(&["annotate", "--krm"], input);
     assert_eq!(code, 0, "{stderr}");
     let (head, results) = stdout.split_once("results:\n").expect("results appended");

@@ -6,6 +6,22 @@ use crate::common::run;
 /// (file, exit code of `plan`, diagnostic code, line, object, words the message must contain)
 const CASES: &[(&str, i32, &str, usize, &str, &str)] = &[
     (
+        "deployment-without-selector.yaml",
+        2,
+        "WAVES208",
+        10,
+        "Deployment/demo/agent-api",
+        "needs spec.selector",
+    ),
+    (
+        "service-port-not-a-number.yaml",
+        2,
+        "WAVES207",
+        15,
+        "Service/demo/api",
+        "spec.ports[1].port: invalid type: string \"grpc\", expected i32",
+    ),
+    (
         "syncfail-hook-reads-sync-secret.yaml",
         0,
         "WAVES009",
