@@ -333,9 +333,35 @@ fn hook_jobs(plan: &Plan, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Kinds whose health Argo CD and this tool can tell without configuration.
-fn has_health_check(group: &str, kind: &str) -> bool {
-    crate::health::has_health_rule(group, kind, &crate::health::HealthConfig::default())
+/// Custom resource kinds for which Argo CD ships a Lua health check (its
+/// `resource_customizations` tree) and this tool has no built-in rule yet: there, Argo CD
+/// does wait for them, so WAVES005 must not say it does not.
+fn argo_cd_ships_a_check(group: &str, kind: &str) -> bool {
+    group.ends_with(".crossplane.io")
+        || group.ends_with(".upbound.io")
+        || matches!(
+            (group, kind),
+            (
+                "argoproj.io",
+                "Rollout" | "Workflow" | "AnalysisRun" | "Experiment"
+            ) | ("postgresql.cnpg.io", "Cluster")
+                | (
+                    "external-secrets.io",
+                    "ExternalSecret" | "SecretStore" | "ClusterSecretStore"
+                )
+                | ("bitnami.com", "SealedSecret")
+                | ("keda.sh", "ScaledObject" | "ScaledJob")
+                | (
+                    "kafka.strimzi.io",
+                    "Kafka" | "KafkaTopic" | "KafkaUser" | "KafkaConnect"
+                )
+                | ("helm.toolkit.fluxcd.io", "HelmRelease")
+                | ("kustomize.toolkit.fluxcd.io", "Kustomization")
+                | (
+                    "source.toolkit.fluxcd.io",
+                    "GitRepository" | "HelmRepository" | "HelmChart" | "OCIRepository"
+                )
+        )
 }
 
 /// WAVES005: once per custom resource kind without a health check.
@@ -353,7 +379,7 @@ fn custom_resources_without_health(plan: &Plan, out: &mut Vec<Diagnostic>) {
         {
             continue;
         }
-        if has_health_check(&o.group, &o.kind) {
+        if crate::health::has_health_rule(&o.group, &o.kind, &plan.health) {
             continue;
         }
         out.push(custom_resource_diagnostic(o));
@@ -361,13 +387,21 @@ fn custom_resources_without_health(plan: &Plan, out: &mut Vec<Diagnostic>) {
 }
 
 fn custom_resource_diagnostic(o: &Object) -> Diagnostic {
+    let message = if argo_cd_ships_a_check(&o.group, &o.kind) {
+        format!(
+            "{}.{} has no health check here: Argo CD ships one (resource_customizations/{}/{}/health.lua) and waits for it, but kubectl waves has none built in yet, so later waves do not wait for it; configure that Lua check under resource.customizations.health.{}_{} (see --health-config)",
+            o.kind, o.group, o.group, o.kind, o.group, o.kind
+        )
+    } else {
+        format!(
+            "{}.{} has no health check: Argo CD treats it as healthy as soon as it is applied, so later waves do not wait for it; add a Lua check under resource.customizations.health.{}_{} (see --health-config)",
+            o.kind, o.group, o.group, o.kind
+        )
+    };
     Diagnostic::new(
         Code::CustomResourceWithoutHealth,
         &o.source,
         o.display_name(),
-        format!(
-            "{}.{} has no health check: Argo CD treats it as healthy as soon as it is applied, so later waves do not wait for it; add a Lua check under resource.customizations.health.{}_{} (see --health-config)",
-            o.kind, o.group, o.group, o.kind
-        ),
+        message,
     )
 }

@@ -320,3 +320,42 @@ fn the_documented_apps_run_in_their_documented_order() {
     let plan = plan_json("chapter");
     assert_eq!(plan["syncFail"][0]["name"], "sync-failed-alert");
 }
+
+/// `--health-config` tells lint which custom resources have a check: no WAVES005 for them.
+#[test]
+fn a_configured_health_check_silences_waves005_and_argo_cd_s_own_checks_are_named() {
+    let (code, _, stderr) = run(&["plan", "--strict", "fixtures/enterprise/app"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("warning[WAVES005]: MyDatabaseInstance/production/product-db"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&[
+        "plan",
+        "--strict",
+        "fixtures/enterprise/app",
+        "--health-config",
+        "fixtures/enterprise/argocd-cm.yaml",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("WAVES005"), "{stderr}");
+    // A bad file is bad input.
+    assert_eq!(
+        run(&[
+            "plan",
+            "fixtures/shop",
+            "--health-config",
+            "fixtures/nope.yaml"
+        ])
+        .0,
+        2
+    );
+    // Argo CD has a check for Rollouts: the warning does not claim it passes them at once.
+    let (_, _, stderr) = run(&["plan", "fixtures/enterprise/scenario-b-rollouts-syncfail"]);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("[WAVES005]"))
+        .expect("WAVES005 for the Rollout");
+    assert!(line.contains("Argo CD ships one"), "{line}");
+    assert!(!line.contains("treats it as healthy"), "{line}");
+}
