@@ -106,7 +106,7 @@ printf 'per-wave overhead: %s ms median over %s steps (Argo CD sleeps 2000 ms pe
 printf 'API requests: %s for %s objects (%.2f per object)\n' "$requests" "$objects" "$(awk -v r="$requests" -v o="$objects" 'BEGIN{print r / o}')"
 
 # The tenant fixture: its operators' CRDs and StorageClasses first, as the cluster would have.
-echo "== fixtures/tenant"
+echo "== fixtures/tenant-a"
 kubectl apply --server-side -f testenv/operators/ >/dev/null
 kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
 for sc in efs-sc gp3; do
@@ -119,10 +119,10 @@ volumeBindingMode: Immediate
 EOF
 done
 t0=$(now)
-if "$bin" sync fixtures/tenant -o json --no-cluster-health-config >"$work/tenant.json"; then status=ok; else status="exit $?"; fi
+if "$bin" sync fixtures/tenant-a -o json --no-cluster-health-config >"$work/tenant.json"; then status=ok; else status="exit $?"; fi
 t1=$(now)
 read -r overhead requests steps outcome < <(analyse "$work/tenant.json")
-tenant_objects=$("$bin" plan fixtures/tenant -o json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(len(s["resources"]) for s in d["steps"]))')
-printf 'kubectl waves sync fixtures/tenant: %.3fs (%s, %s)\n' "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')" "$outcome" "$status"
+tenant_objects=$("$bin" plan fixtures/tenant-a -o json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(len(s["resources"]) for s in d["steps"]))')
+printf 'kubectl waves sync fixtures/tenant-a: %.3fs (%s, %s)\n' "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')" "$outcome" "$status"
 printf 'per-wave overhead: %s ms median over %s steps\n' "$overhead" "$steps"
 printf 'API requests: %s for %s objects\n' "$requests" "$tenant_objects"

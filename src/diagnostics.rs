@@ -62,7 +62,8 @@ codes! {
     CustomResourceWithoutHealth = "WAVES005", Warning, "a custom resource kind has no health check, so its wave passes as soon as it is applied";
     WaveGap = "WAVES006", Warning, "a wave gap that no dependency needs (every wave costs a health gate)";
     HookRbacLater = "WAVES007", Error, "a hook's ServiceAccount or its RBAC is created in a later phase or wave than the hook";
-    DependencyViolated = "WAVES008", Error, "an object is ordered before something it depends on";
+    DependencyViolated = "WAVES008", Error, "an object is ordered before something it depends on (a warning for references nothing waits on: DNS names, routes, bindings, disruption budgets, APIServices)";
+    SyncFailHookReadsLaterObject = "WAVES009", Error, "a SyncFail hook needs an object this sync creates after its first step, so it cannot start when the sync fails before that";
     // Input: values Argo CD would silently ignore; errors unless --lenient.
     InvalidWave = "WAVES101", Error, "the sync wave or Helm hook weight is not an integer";
     UnknownHookType = "WAVES102", Error, "unknown hook type (Argo CD drops the whole object)";
@@ -78,6 +79,7 @@ codes! {
     HelmTestHookIgnored = "WAVES121", Warning, "a Helm test or rollback hook: Argo CD ignores the whole object";
     OptionWithoutEffect = "WAVES124", Warning, "a sync option that changes nothing on a resource (a default value, or a repeated Prune=/Delete=)";
     DeleteHookNotRun = "WAVES122", Warning, "a PreDelete/PostDelete hook is not run by sync";
+    SyncFailWave = "WAVES125", Warning, "a sync wave on a SyncFail hook does nothing (SyncFail hooks run together)";
     // Input that no mode accepts: kubectl or Argo CD would reject it too.
     InvalidManifest = "WAVES201", Error, "the file is not valid YAML or JSON";
     NotAnObject = "WAVES202", Error, "a document is not a Kubernetes object (apiVersion, kind and metadata needed)";
@@ -85,6 +87,8 @@ codes! {
     DuplicateObject = "WAVES204", Error, "the same object is defined twice";
     AnnotationNotString = "WAVES205", Error, "an annotation value is not a string (quote it)";
     UnreadableInput = "WAVES206", Error, "a file, directory or Git revision could not be read";
+    WrongFieldType = "WAVES207", Error, "a field of a built-in kind has the wrong type (a string where an integer is required)";
+    MissingRequiredField = "WAVES208", Error, "a built-in kind lacks a required field (a Deployment without spec.selector)";
 }
 
 impl Code {
@@ -139,6 +143,14 @@ impl Diagnostic {
             source: source.clone(),
             object: object.into(),
         }
+    }
+}
+
+impl Diagnostic {
+    /// The same finding at another severity (a code whose severity depends on the case).
+    pub fn with_severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
     }
 }
 

@@ -75,6 +75,7 @@ pub fn run(args: &DiffArgs, global: &GlobalArgs) -> CommandResult {
     let options = PlanOptions {
         lenient: args.lenient,
         destination_namespace: global.namespace.clone(),
+        ..PlanOptions::default()
     };
     if let Some((from, to)) = revision_range(&args.input)? {
         return run_revisions(args, global, options, from, to);

@@ -21,16 +21,22 @@ pub struct PlanArgs {
     /// Exit 3 when lint finds errors.
     #[arg(long)]
     pub strict: bool,
+    /// An argocd-cm ConfigMap (YAML) with resource.customizations health checks in Lua, as
+    /// for `sync`: kinds it covers draw no WAVES005.
+    #[arg(long, value_name = "FILE")]
+    pub health_config: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: &PlanArgs, global: &GlobalArgs) -> CommandResult {
     let input = args.input.input(global)?;
+    let health = super::cluster::read_health_file(args.health_config.as_deref())?;
     let loaded = manifest::load(&input);
     let checked = check::check(
         loaded,
         PlanOptions {
             lenient: args.lenient,
             destination_namespace: global.namespace.clone(),
+            health: health.unwrap_or_default(),
         },
     );
     if checked.has_input_errors() {

@@ -60,6 +60,7 @@ pub fn run(args: &StatusArgs, global: &GlobalArgs) -> CommandResult {
         PlanOptions {
             lenient: args.lenient,
             destination_namespace: global.namespace.clone(),
+            ..PlanOptions::default()
         },
     );
     if checked.has_input_errors() {

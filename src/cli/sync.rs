@@ -184,6 +184,7 @@ pub fn run(args: &SyncArgs, global: &GlobalArgs) -> CommandResult {
         PlanOptions {
             lenient: args.lenient,
             destination_namespace: global.namespace.clone(),
+            ..PlanOptions::default()
         },
     );
     if checked.has_input_errors() {

@@ -85,16 +85,22 @@ fn error(
     }
 }
 
-/// Strips mlua's stack traceback from an error text, and the chunk name (the key, which the
-/// error already names) in front of the line number: `key:3: boom` → `line 3: boom`.
-fn clean(check: &CustomHealthCheck, message: &str) -> String {
+/// The chunk name scripts are loaded under. Short on purpose: Lua cuts chunk names to 60
+/// bytes in its messages, which left a key such as
+/// `resource.customizations.health.databases.example.com_MyData:10:`; the error names the
+/// key anyway.
+const CHUNK: &str = "script";
+
+/// Strips mlua's stack traceback from an error text, and the chunk name in front of the line
+/// number: `script:3: boom` → `line 3: boom` (the line in the user's script).
+fn clean(_check: &CustomHealthCheck, message: &str) -> String {
     let message = message
         .split("\nstack traceback:")
         .next()
         .unwrap_or(message)
         .trim();
     match message
-        .strip_prefix(check.key.as_str())
+        .strip_prefix(CHUNK)
         .and_then(|rest| rest.strip_prefix(':'))
     {
         Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => format!("line {rest}"),
@@ -172,7 +178,7 @@ impl Vm {
 
         let func = lua
             .load(&*check.script)
-            .set_name(format!("={}", check.key))
+            .set_name(format!("={CHUNK}"))
             .into_function()
             .map_err(|e| classify(check, &e, false))?;
 

@@ -762,3 +762,29 @@ mod props {
         }
     }
 }
+
+#[test]
+fn lua_errors_name_the_line_of_the_script_even_for_long_keys() {
+    let key = "resource.customizations.health.databases.example.com_MyDatabaseInstance";
+    let body = "hs = {}\nif obj.status ~= nil then\n  hs.message = 'failed: ' .. obj.status.reason\nend\nreturn hs";
+    let cfg =
+        HealthConfig::new().with_script("databases.example.com/MyDatabaseInstance", key, body);
+    let obj = json!({"apiVersion": "databases.example.com/v1alpha1", "kind": "MyDatabaseInstance",
+        "metadata": {"name": "db"}, "status": {"phase": "Failed"}});
+    let err = assess(&obj, &cfg).expect_err("concatenates nil");
+    assert_eq!(err.kind, HealthErrorKind::Runtime, "{err}");
+    let text = err.to_string();
+    assert!(text.contains(key), "the whole key: {text}");
+    assert!(text.contains("line 3: attempt to concatenate"), "{text}");
+    let err = assess(
+        &obj,
+        &HealthConfig::new().with_script(
+            "databases.example.com/MyDatabaseInstance",
+            key,
+            "return {\n  status = \n",
+        ),
+    )
+    .expect_err("syntax");
+    assert_eq!(err.kind, HealthErrorKind::Syntax, "{err}");
+    assert!(err.to_string().contains("line 3:"), "{err}");
+}

@@ -6,7 +6,7 @@ mod gaps;
 
 use std::collections::{BTreeSet, HashSet};
 
-use crate::diagnostics::{Code, Diagnostic};
+use crate::diagnostics::{Code, Diagnostic, Severity};
 use crate::infer::{self, Strength};
 use crate::model::known::is_builtin_group;
 use crate::model::{DeletePolicy, Object, Phase};
@@ -16,6 +16,7 @@ use crate::plan::Plan;
 pub fn run(plan: &Plan, graph: &infer::Resolved) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     ordering(plan, graph, &mut out);
+    sync_fail_hooks(plan, graph, &mut out);
     out.extend(gaps::unneeded_waves(plan, graph));
     hook_jobs(plan, &mut out);
     custom_resources_without_health(plan, &mut out);
@@ -32,6 +33,35 @@ fn in_time(dep: (usize, usize), user: (usize, usize), strength: Strength) -> boo
     match strength {
         Strength::Exists => dep < user,
         Strength::Ready => dep.0 < user.0,
+    }
+}
+
+/// References that nothing in a sync waits on, so that a dependency arriving later makes
+/// nothing fail or hang: a client retries a DNS name, an Ingress or route gets its address
+/// without its backend, a binding may name a role or subject that comes later, a
+/// PodDisruptionBudget needs nothing, an APIService turns Available when its backend does.
+/// Applying these together with what they name is the normal way, so they are warnings.
+fn soft(kind: infer::EdgeKind) -> bool {
+    use infer::EdgeKind as K;
+    matches!(
+        kind,
+        K::Dns | K::Backend | K::RoleRef | K::Subject | K::ApiService | K::DisruptionBudget
+    )
+}
+
+/// How to fix a hook at `user` that needs something created at `dep`: when the dependency
+/// is in a later phase no wave of that phase helps, so the fix names the hook's own phase.
+fn hook_fix(user: &crate::plan::Step, dep: &crate::plan::Step) -> String {
+    if dep.phase > user.phase {
+        format!(
+            "{} runs before every {} wave, so an earlier {} wave cannot help: make it a {} hook at a wave below {}, or create it before the sync (outside this app)",
+            user.phase, dep.phase, dep.phase, user.phase, user.wave
+        )
+    } else {
+        format!(
+            "give it a wave below {} (or make it a hook of an earlier phase), or create it before the sync",
+            user.wave
+        )
     }
 }
 
@@ -83,18 +113,27 @@ fn ordering(plan: &Plan, resolved: &infer::Resolved, out: &mut Vec<Diagnostic>) 
         } else {
             format!("only in {}", phase_words(dep_at.phase, dep_at.wave))
         };
-        let consequence = match (user.is_hook(), edge.strength) {
-            (true, _) => {
-                "on the first sync the hook waits for it forever; move the dependency to an earlier wave or make it a hook of an earlier phase"
+        let soft = soft(edge.kind);
+        let consequence = match (user.is_hook(), soft, edge.strength) {
+            (true, false, _) => format!(
+                "on the first sync the hook waits for it forever; {}",
+                hook_fix(user_at, dep_at)
+            ),
+            (true, true, _) => format!(
+                "nothing waits on this reference, but on the first sync the hook finds nothing there, so its script must retry or skip; if it cannot, {}",
+                hook_fix(user_at, dep_at)
+            ),
+            (false, true, _) => {
+                "nothing in the sync waits on this reference (a client retries, a route or binding may name what comes later), so this is a warning; give the dependency an earlier wave if this object cannot start without it".to_string()
             }
-            (false, Strength::Exists) => {
-                "it is applied before what it needs exists and waits for it; give the dependency an earlier wave (`kubectl waves annotate --rewrite` proposes one)"
+            (false, false, Strength::Exists) => {
+                "it is applied before what it needs exists and waits for it; give the dependency an earlier wave (`kubectl waves annotate --rewrite` proposes one)".to_string()
             }
-            (false, Strength::Ready) => {
-                "it starts before what it needs is healthy; give the dependency an earlier wave (`kubectl waves annotate --rewrite` proposes one)"
+            (false, false, Strength::Ready) => {
+                "it starts before what it needs is healthy; give the dependency an earlier wave (`kubectl waves annotate --rewrite` proposes one)".to_string()
             }
         };
-        out.push(Diagnostic::new(
+        let diagnostic = Diagnostic::new(
             code,
             &user.source,
             user.display_name(),
@@ -105,7 +144,12 @@ fn ordering(plan: &Plan, resolved: &infer::Resolved, out: &mut Vec<Diagnostic>) 
                 edge.reason,
                 edge.field,
             ),
-        ));
+        );
+        out.push(if soft {
+            diagnostic.with_severity(Severity::Warning)
+        } else {
+            diagnostic
+        });
     }
     // RBAC for a hook's ServiceAccount: bindings that name it as subject, and their roles.
     for (h, hook) in plan.objects.iter().enumerate() {
@@ -166,13 +210,74 @@ fn ordering(plan: &Plan, resolved: &infer::Resolved, out: &mut Vec<Diagnostic>) 
                     &hook.source,
                     hook.display_name(),
                     format!(
-                        "{} at {} runs as ServiceAccount/{sa}, which {why}, created only in {}: the hook runs without those permissions; move the RBAC to an earlier wave or make it a hook of an earlier phase",
+                        "{} at {} runs as ServiceAccount/{sa}, which {why}, created only in {}: the hook runs without those permissions; {}",
                         hook.display_name(),
                         phase_words(hook_at.phase, hook_at.wave),
-                        phase_words(at.phase, at.wave)
+                        phase_words(at.phase, at.wave),
+                        hook_fix(hook_at, at)
                     ),
                 ));
             }
+        }
+    }
+}
+
+/// WAVES009, WAVES125: SyncFail hooks. They run when any step fails, the first one
+/// included, so what they need must be in place before the sync's first step ends; and they
+/// run together, whatever their waves.
+fn sync_fail_hooks(plan: &Plan, resolved: &infer::Resolved, out: &mut Vec<Diagnostic>) {
+    let positions = plan.positions();
+    let mut reported: HashSet<(usize, usize)> = HashSet::new();
+    let first = plan.steps.first();
+    for task in &plan.sync_fail {
+        let hook = &plan.objects[task.object];
+        for edge in resolved.edges.iter().filter(|e| e.from == task.object) {
+            if soft(edge.kind) || !reported.insert((edge.from, edge.to)) {
+                continue;
+            }
+            let Some(&(step, _)) = positions[edge.to].first() else {
+                continue;
+            };
+            let (Some(first), true) = (first, step > 0) else {
+                continue;
+            };
+            let at = &plan.steps[step];
+            out.push(Diagnostic::new(
+                Code::SyncFailHookReadsLaterObject,
+                &hook.source,
+                hook.display_name(),
+                format!(
+                    "SyncFail hook {} {} ({}), which this sync creates only in {} (step {} of {}): when the sync fails before that step (a PreSync hook of the first install, say), the SyncFail hook cannot start and nobody is told; make it a hook of the first step ({} wave {}), or create it before the sync (outside this app)",
+                    hook.display_name(),
+                    edge.reason,
+                    edge.field,
+                    phase_words(at.phase, at.wave),
+                    step + 1,
+                    plan.steps.len(),
+                    first.phase,
+                    first.wave
+                ),
+            ));
+        }
+        let only_sync_fail = matches!(&hook.annotations.role, crate::model::Role::Hook { phases, .. } if phases.iter().all(|p| *p == Phase::SyncFail));
+        let annotations = hook
+            .value
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.as_object());
+        let wave_set = annotations.and_then(|a| {
+            ["argocd.argoproj.io/sync-wave", "helm.sh/hook-weight"]
+                .into_iter()
+                .find(|k| a.contains_key(*k))
+        });
+        if let (true, Some(key)) = (only_sync_fail, wave_set) {
+            out.push(Diagnostic::new(
+                Code::SyncFailWave,
+                &hook.source,
+                hook.display_name(),
+                format!(
+                    "{key} on a SyncFail hook does nothing: Argo CD and kubectl waves start every SyncFail hook together when a sync fails; remove it (if one alert must follow another, make it one Job)"
+                ),
+            ));
         }
     }
 }
@@ -228,9 +333,35 @@ fn hook_jobs(plan: &Plan, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Kinds whose health Argo CD and this tool can tell without configuration.
-fn has_health_check(group: &str, kind: &str) -> bool {
-    crate::health::has_health_rule(group, kind, &crate::health::HealthConfig::default())
+/// Custom resource kinds for which Argo CD ships a Lua health check (its
+/// `resource_customizations` tree) and this tool has no built-in rule yet: there, Argo CD
+/// does wait for them, so WAVES005 must not say it does not.
+fn argo_cd_ships_a_check(group: &str, kind: &str) -> bool {
+    group.ends_with(".crossplane.io")
+        || group.ends_with(".upbound.io")
+        || matches!(
+            (group, kind),
+            (
+                "argoproj.io",
+                "Rollout" | "Workflow" | "AnalysisRun" | "Experiment"
+            ) | ("postgresql.cnpg.io", "Cluster")
+                | (
+                    "external-secrets.io",
+                    "ExternalSecret" | "SecretStore" | "ClusterSecretStore"
+                )
+                | ("bitnami.com", "SealedSecret")
+                | ("keda.sh", "ScaledObject" | "ScaledJob")
+                | (
+                    "kafka.strimzi.io",
+                    "Kafka" | "KafkaTopic" | "KafkaUser" | "KafkaConnect"
+                )
+                | ("helm.toolkit.fluxcd.io", "HelmRelease")
+                | ("kustomize.toolkit.fluxcd.io", "Kustomization")
+                | (
+                    "source.toolkit.fluxcd.io",
+                    "GitRepository" | "HelmRepository" | "HelmChart" | "OCIRepository"
+                )
+        )
 }
 
 /// WAVES005: once per custom resource kind without a health check.
@@ -248,7 +379,7 @@ fn custom_resources_without_health(plan: &Plan, out: &mut Vec<Diagnostic>) {
         {
             continue;
         }
-        if has_health_check(&o.group, &o.kind) {
+        if crate::health::has_health_rule(&o.group, &o.kind, &plan.health) {
             continue;
         }
         out.push(custom_resource_diagnostic(o));
@@ -256,13 +387,21 @@ fn custom_resources_without_health(plan: &Plan, out: &mut Vec<Diagnostic>) {
 }
 
 fn custom_resource_diagnostic(o: &Object) -> Diagnostic {
+    let message = if argo_cd_ships_a_check(&o.group, &o.kind) {
+        format!(
+            "{}.{} has no health check here: Argo CD ships one (resource_customizations/{}/{}/health.lua) and waits for it, but kubectl waves has none built in yet, so later waves do not wait for it; configure that Lua check under resource.customizations.health.{}_{} (see --health-config)",
+            o.kind, o.group, o.group, o.kind, o.group, o.kind
+        )
+    } else {
+        format!(
+            "{}.{} has no health check: Argo CD treats it as healthy as soon as it is applied, so later waves do not wait for it; add a Lua check under resource.customizations.health.{}_{} (see --health-config)",
+            o.kind, o.group, o.group, o.kind
+        )
+    };
     Diagnostic::new(
         Code::CustomResourceWithoutHealth,
         &o.source,
         o.display_name(),
-        format!(
-            "{}.{} has no health check: Argo CD treats it as healthy as soon as it is applied, so later waves do not wait for it; add a Lua check under resource.customizations.health.{}_{} (see --health-config)",
-            o.kind, o.group, o.group, o.kind
-        ),
+        message,
     )
 }

@@ -5,6 +5,7 @@
 pub mod git;
 mod parse;
 pub mod render;
+mod schema;
 
 use std::collections::HashMap;
 use std::io::Read;

@@ -208,7 +208,7 @@ fn yaml_list_item_lines(text: &str) -> Vec<Vec<usize>> {
 }
 
 /// The line of an annotation key within `[from, end)`, or `from`.
-fn key_line(lines: &[&str], from: usize, end: usize, key: &str) -> usize {
+pub(crate) fn key_line(lines: &[&str], from: usize, end: usize, key: &str) -> usize {
     let lo = from.saturating_sub(1).min(lines.len());
     let hi = end.saturating_sub(1).clamp(lo, lines.len());
     for (i, line) in lines[lo..hi].iter().enumerate() {
@@ -306,6 +306,11 @@ fn build_object(
         &cx,
     );
     diags.append(&mut found);
+    if let Some(problem) =
+        super::schema::check(&value, api_version, kind, &object_name, source, lines, end)
+    {
+        diags.push(problem);
+    }
     Some(Object {
         group: group_of(api_version).to_string(),
         api_version: api_version.to_string(),

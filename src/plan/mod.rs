@@ -19,6 +19,9 @@ pub struct PlanOptions {
     /// The Application's destination namespace (`-n`), which Argo CD gives to objects without
     /// one before it orders Namespaces; output keeps namespaces as written.
     pub destination_namespace: Option<String>,
+    /// The health checks the sync will use (`--health-config`), so that lint knows which
+    /// custom resource kinds have one (WAVES005).
+    pub health: crate::health::HealthConfig,
 }
 
 /// Objects of one kind applied together (concurrently) inside a step.
@@ -62,6 +65,8 @@ pub struct Plan {
     /// Problems of the input itself (reading, annotations, duplicates), sorted by source; lint
     /// findings are in [`crate::check::Checked::diagnostics`].
     pub diagnostics: Vec<Diagnostic>,
+    /// The health checks lint takes as known (from [`PlanOptions::health`]).
+    pub health: crate::health::HealthConfig,
 }
 
 impl Plan {
@@ -143,6 +148,7 @@ impl Plan {
             sync_fail,
             skipped,
             diagnostics,
+            health: options.health,
         }
     }
 

@@ -138,7 +138,7 @@ mod tests {
                 "---\napiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n"
             ));
             if !ns.is_empty() {
-                text.push_str(&format!("  namespace: {ns}\n"));
+                text.push_str(&format!("  namespace: \"{ns}\"\n"));
             }
             text.push_str("  annotations:\n    x: \"y\"\n");
             if !wave.is_empty() {
@@ -156,7 +156,13 @@ mod tests {
             text,
             json: false,
         });
-        assert!(diags.is_empty(), "{diags:?}");
+        // Bare objects without a spec: only the structural check has something to say.
+        assert!(
+            diags
+                .iter()
+                .all(|d| d.code == crate::diagnostics::Code::MissingRequiredField),
+            "{diags:?}"
+        );
         objects
     }
 

@@ -709,7 +709,7 @@ fn shop_stripped_gets_a_correct_order() {
 
 #[test]
 fn enterprise_stripped_gets_a_correct_order() {
-    let (dir, waves) = layer("enterprise");
+    let (dir, waves) = layer("ledger");
     assert_eq!(waves["Cluster/enterprise/ledger-db"], 0);
     assert_eq!(
         waves["Deployment/enterprise/ledger-api"], 1,
@@ -752,7 +752,7 @@ fn enterprise_stripped_gets_a_correct_order() {
 
 #[test]
 fn tenant_stripped_gets_a_correct_order() {
-    let (dir, waves) = layer("tenant");
+    let (dir, waves) = layer("tenant-a");
     assert_eq!(waves["Job/tenant-a/credential-generator"], 0);
     assert_eq!(waves["Deployment/tenant-a/backend"], 1);
     assert_eq!(waves["Deployment/tenant-a/worker"], 1);
@@ -806,7 +806,8 @@ fn tenant_stripped_gets_a_correct_order() {
 
 #[test]
 fn written_waves_are_kept_and_a_broken_edge_is_an_error() {
-    let (code, stdout, stderr) = run(&["annotate", "fixtures/tenant"]);
+    // A DNS name in the same wave: nothing waits on it (clients retry), so a warning only.
+    let (code, stdout, stderr) = run(&["annotate", "fixtures/tenant-a"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("no changes"), "{stdout}");
     let line = stderr
@@ -815,13 +816,26 @@ fn written_waves_are_kept_and_a_broken_edge_is_an_error() {
         .unwrap_or_else(|| panic!("WAVES008 expected: {stderr}"));
     assert!(
         line.starts_with(
-            "fixtures/tenant/31-frontend.yaml:4: error[WAVES008]: Deployment/tenant-a/frontend"
+            "fixtures/tenant-a/31-frontend.yaml:4: warning[WAVES008]: Deployment/tenant-a/frontend"
         ),
         "{line}"
     );
     assert!(line.contains("Deployment/tenant-a/backend"), "{line}");
-    assert_eq!(run(&["annotate", "--check", "fixtures/tenant"]).0, 1);
-    for app in ["shop", "enterprise"] {
+    assert_eq!(run(&["annotate", "--check", "fixtures/tenant-a"]).0, 0);
+    // A Secret read at a later wave makes the pods wait forever: an error, and --check fails.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("app.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: demo\n  annotations:\n    argocd.argoproj.io/sync-wave: \"0\"\nspec:\n  selector:\n    matchLabels: {app: api}\n  template:\n    metadata:\n      labels: {app: api}\n    spec:\n      containers:\n        - name: api\n          image: api:1\n          envFrom:\n            - secretRef: {name: api}\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: api\n  namespace: demo\n  annotations:\n    argocd.argoproj.io/sync-wave: \"1\"\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run_in(dir.path(), &["annotate", "--check", "."]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("error[WAVES008]: Deployment/demo/api"),
+        "{stderr}"
+    );
+    for app in ["shop", "ledger"] {
         let (code, _, stderr) = run(&["annotate", "--check", &format!("fixtures/{app}")]);
         assert_eq!(code, 0, "{app}: {stderr}");
         assert!(!stderr.contains("error["), "{app}: {stderr}");
@@ -830,7 +844,7 @@ fn written_waves_are_kept_and_a_broken_edge_is_an_error() {
 
 #[test]
 fn rewrite_recomputes_every_wave() {
-    let doc = annotate_json(&["--rewrite", "fixtures/tenant"]);
+    let doc = annotate_json(&["--rewrite", "fixtures/tenant-a"]);
     let waves = suggested(&doc);
     assert_eq!(waves["Deployment/tenant-a/frontend"], 2);
     assert_eq!(waves["Namespace/tenant-a"], 0);
@@ -839,14 +853,14 @@ fn rewrite_recomputes_every_wave() {
         "the proposal fixes it"
     );
     assert_eq!(
-        run(&["annotate", "--rewrite", "--check", "fixtures/tenant"]).0,
+        run(&["annotate", "--rewrite", "--check", "fixtures/tenant-a"]).0,
         1
     );
 }
 
 #[test]
 fn text_table_lists_changes_with_reasons() {
-    let dir = stripped("tenant");
+    let dir = stripped("tenant-a");
     let (code, stdout, _) = run_in(dir.path(), &["annotate", "."]);
     assert_eq!(code, 0);
     let header = stdout.lines().next().unwrap_or_default();
@@ -875,7 +889,7 @@ fn text_table_lists_changes_with_reasons() {
 
 #[test]
 fn explain_snapshots() {
-    let dir = stripped("tenant");
+    let dir = stripped("tenant-a");
     let (code, stdout, stderr) = run_in(
         dir.path(),
         &[
@@ -889,7 +903,7 @@ fn explain_snapshots() {
     insta::assert_snapshot!("explain_tenant_stripped_ingressroute", stdout);
     let (code, stdout, _) = run(&[
         "annotate",
-        "fixtures/tenant",
+        "fixtures/tenant-a",
         "--explain",
         "Deployment/tenant-a/frontend",
     ]);
@@ -915,7 +929,7 @@ fn explain_snapshots() {
         "{stdout}"
     );
     // Ambiguous and unknown names.
-    let (code, _, stderr) = run(&["annotate", "fixtures/tenant", "--explain", "frontend"]);
+    let (code, _, stderr) = run(&["annotate", "fixtures/tenant-a", "--explain", "frontend"]);
     assert_eq!(code, 2);
     assert!(
         stderr.contains("Deployment/tenant-a/frontend")
@@ -923,7 +937,7 @@ fn explain_snapshots() {
         "{stderr}"
     );
     assert_eq!(
-        run(&["annotate", "fixtures/tenant", "--explain", "Secret/nope"]).0,
+        run(&["annotate", "fixtures/tenant-a", "--explain", "Secret/nope"]).0,
         2
     );
 }
@@ -963,8 +977,8 @@ fn write_is_byte_exact_outside_annotation_lines() {
 fn a_file_that_cannot_be_edited_safely_is_left_alone() {
     let tmp = tempfile::tempdir().expect("tempdir");
     // The metadata is shared through an anchor: editing it would change the other document.
-    let shared = "apiVersion: apps/v1\nkind: Deployment\nmetadata: &meta\n  name: web\n  namespace: demo\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: web:1\n          env: [{name: API, value: \"http://api.demo.svc\"}]\n";
-    let ok = "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: demo}\nspec: {selector: {app: api}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: demo}\nspec:\n  template:\n    metadata: {labels: {app: api}}\n    spec: {containers: [{name: api, image: api:1}]}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: demo, annotations: {kubectl-waves.io/depends-on: Deployment/api}}\n";
+    let shared = "apiVersion: apps/v1\nkind: Deployment\nmetadata: &meta\n  name: web\n  namespace: demo\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    spec:\n      containers:\n        - name: web\n          image: web:1\n          env: [{name: API, value: \"http://api.demo.svc\"}]\n";
+    let ok = "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: demo}\nspec: {selector: {app: api}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: demo}\nspec:\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec: {containers: [{name: api, image: api:1}]}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: demo, annotations: {kubectl-waves.io/depends-on: Deployment/api}}\n";
     std::fs::write(tmp.path().join("a.yaml"), shared).unwrap();
     std::fs::write(tmp.path().join("b.yaml"), ok).unwrap();
     let (code, _, stderr) = run_in(tmp.path(), &["annotate", "--write", "."]);
@@ -1236,7 +1250,7 @@ fn item_wave(list: &Value, kind: &str, name: &str) -> Option<String> {
 
 #[test]
 fn krm_function_round_trip() {
-    let dir = stripped("tenant");
+    let dir = stripped("tenant-a");
     for (legacy, as_json) in [(false, false), (true, true)] {
         let list = resource_list(dir.path(), legacy);
         let input = if as_json {
@@ -1294,7 +1308,7 @@ fn krm_function_round_trip() {
 
 #[test]
 fn krm_function_config_rewrite_and_failures() {
-    let mut list = resource_list(&root().join("fixtures/tenant"), false);
+    let mut list = resource_list(&root().join("fixtures/tenant-a"), false);
     list["functionConfig"] = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "waves"}, "data": {"rewrite": "true"}});
     let (code, stdout, stderr) = run_stdin(
         &["annotate", "--krm"],
@@ -1359,7 +1373,7 @@ fn krm_function_config_rewrite_and_failures() {
 
 #[test]
 fn krm_keeps_the_formatting_of_a_yaml_list() {
-    let input = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n  # the database\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: db, namespace: app}\n    spec:\n      selector: {app: db}\n  - apiVersion: apps/v1\n    kind: StatefulSet\n    metadata: {name: db, namespace: app}\n    spec:\n      template:\n        metadata: {labels: {app: db}}\n        spec: {containers: [{name: db, image: postgres}]}\n  - apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: web\n      namespace: app\n      annotations:\n        internal.config.kubernetes.io/path: 'web.yaml'\n    spec:\n      template:\n        spec:\n          containers:\n            - {name: web, image: web, env: [{name: DB, value: \"db:5432\"}]}\n";
+    let input = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n  # the database\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: db, namespace: app}\n    spec:\n      selector: {app: db}\n  - apiVersion: apps/v1\n    kind: StatefulSet\n    metadata: {name: db, namespace: app}\n    spec:\n      selector: {matchLabels: {app: db}}\n      template:\n        metadata: {labels: {app: db}}\n        spec: {containers: [{name: db, image: postgres}]}\n  - apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: web\n      namespace: app\n      annotations:\n        internal.config.kubernetes.io/path: 'web.yaml'\n    spec:\n      selector: {matchLabels: {app: web}}\n      template:\n        spec:\n          containers:\n            - {name: web, image: web, env: [{name: DB, value: \"db:5432\"}]}\n";
     let (code, stdout, stderr) = run_stdin(&["annotate", "--krm"], input);
     assert_eq!(code, 0, "{stderr}");
     let (head, results) = stdout.split_once("results:\n").expect("results appended");
@@ -1391,7 +1405,7 @@ fn argo_cd_plugin_generate_command_runs_as_written() {
     let args = words(&plugin["spec"]["generate"]["args"]);
     assert!(!command.is_empty(), "spec.generate.command");
 
-    let app = stripped("tenant");
+    let app = stripped("tenant-a");
     // discover: the glob matches the app directory.
     let glob = plugin["spec"]["discover"]["fileName"]
         .as_str()
@@ -1459,7 +1473,7 @@ fn wave_gap_lint_is_precise() {
         "{stderr}"
     );
     // Not on the hand-numbered example apps.
-    for app in ["shop", "enterprise", "tenant"] {
+    for app in ["shop", "ledger", "tenant-a"] {
         let (_, _, stderr) = run(&["plan", &format!("fixtures/{app}")]);
         assert!(!stderr.contains("WAVES006"), "{app}: {stderr}");
     }

@@ -5,6 +5,46 @@ use crate::common::run;
 
 /// (file, exit code of `plan`, diagnostic code, line, object, words the message must contain)
 const CASES: &[(&str, i32, &str, usize, &str, &str)] = &[
+    (
+        "deployment-without-selector.yaml",
+        2,
+        "WAVES208",
+        10,
+        "Deployment/demo/agent-api",
+        "needs spec.selector",
+    ),
+    (
+        "service-port-not-a-number.yaml",
+        2,
+        "WAVES207",
+        15,
+        "Service/demo/api",
+        "spec.ports[1].port: invalid type: string \"grpc\", expected i32",
+    ),
+    (
+        "syncfail-hook-reads-sync-secret.yaml",
+        0,
+        "WAVES009",
+        31,
+        "Job/demo/sync-failed-alert",
+        "mounts Secret/alert-webhook",
+    ),
+    (
+        "syncfail-hook-wave.yaml",
+        0,
+        "WAVES125",
+        3,
+        "Job/demo/sync-failed-alert",
+        "start every SyncFail hook together",
+    ),
+    (
+        "pdb-and-apiservice-same-wave.yaml",
+        0,
+        "WAVES008",
+        38,
+        "PodDisruptionBudget/demo/metrics-server",
+        "warning[WAVES008]",
+    ),
     ("invalid-yaml.yaml", 2, "WAVES201", 13, "", "invalid YAML"),
     (
         "non-integer-wave.yaml",
@@ -244,6 +284,24 @@ fn strict_makes_lint_errors_exit_3_and_leaves_warnings_alone() {
         0
     );
     assert_eq!(run(&["plan", "--strict", "fixtures/shop"]).0, 0);
+    assert_eq!(
+        run(&[
+            "plan",
+            "--strict",
+            "fixtures/broken/syncfail-hook-reads-sync-secret.yaml"
+        ])
+        .0,
+        3
+    );
+    // Warnings only: references nothing in a sync waits on.
+    for file in [
+        "syncfail-hook-wave.yaml",
+        "pdb-and-apiservice-same-wave.yaml",
+    ] {
+        let (code, _, stderr) = run(&["plan", "--strict", &format!("fixtures/broken/{file}")]);
+        assert_eq!(code, 0, "{file}: {stderr}");
+        assert!(!stderr.contains("error["), "{file}: {stderr}");
+    }
 }
 
 #[test]
@@ -409,4 +467,138 @@ fn missing_path_is_bad_input() {
     let (code, _, stderr) = run(&["plan", "fixtures/does-not-exist"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("fixtures/does-not-exist"), "{stderr}");
+}
+
+/// `(code, object)` of every finding `plan --lenient` reports on `path`.
+fn findings(path: &str) -> Vec<(String, String)> {
+    let (_, _, stderr) = run(&["plan", "--lenient", path]);
+    stderr
+        .lines()
+        .filter_map(|l| {
+            let code = l.split('[').nth(1)?.split(']').next()?;
+            let object = l.split("]: ").nth(1)?.split(':').next()?;
+            Some((code.to_string(), object.to_string()))
+        })
+        .collect()
+}
+
+fn has(found: &[(String, String)], code: &str, object: &str) -> bool {
+    found.iter().any(|(c, o)| c == code && o == object)
+}
+
+/// The book chapter as printed: each mistake its corrected copy's README lists is reported.
+#[test]
+fn the_chapter_as_printed_reports_each_documented_mistake() {
+    let found = findings("fixtures/broken/chapter");
+    for (code, object) in [
+        ("WAVES106", "Job/agents/db-migration"),
+        ("WAVES106", "Job/agents/notify-deployment"),
+        ("WAVES106", "Job/agents/smoke-tests"),
+        ("WAVES106", "Job/agents/sync-failed-alert"),
+        ("WAVES007", "Job/agents/db-migration"),
+        ("WAVES001", "Job/agents/db-migration"),
+        ("WAVES009", "Job/agents/sync-failed-alert"),
+        ("WAVES125", "Job/agents/sync-failed-alert"),
+        ("WAVES003", "Job/agents/smoke-tests"),
+    ] {
+        assert!(has(&found, code, object), "{code} {object}: {found:?}");
+    }
+    // Without --lenient the misspelt key is bad input.
+    assert_eq!(run(&["plan", "fixtures/broken/chapter"]).0, 2);
+    // Once the key is spelt right, the fixed-name hooks without BeforeHookCreation show.
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(crate::common::root().join("fixtures/broken/chapter")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            dir.path().join(path.file_name().unwrap()),
+            text.replace("hook-deletion-policy", "hook-delete-policy"),
+        )
+        .unwrap();
+    }
+    let found = findings(dir.path().to_str().unwrap());
+    for hook in [
+        "db-migration",
+        "notify-deployment",
+        "smoke-tests",
+        "sync-failed-alert",
+    ] {
+        assert!(
+            has(&found, "WAVES004", &format!("Job/agents/{hook}")),
+            "{hook}: {found:?}"
+        );
+    }
+}
+
+/// The enterprise guide as printed: RBAC at Sync wave -20 comes after the PreSync hooks and
+/// the SyncFail hook that run as it; its Lua check fails on a Failed instance without reason.
+#[test]
+fn the_enterprise_guide_as_printed_reports_each_documented_mistake() {
+    let found = findings("fixtures/broken/enterprise/app");
+    for (code, object) in [
+        ("WAVES007", "Job/production/silence-alerts"),
+        ("WAVES007", "Job/production/prod-db-backup"),
+        ("WAVES007", "Job/production/prod-db-migration"),
+        ("WAVES009", "Job/production/prod-sync-failure-handler"),
+        ("WAVES006", "Deployment/production/product-api"),
+        ("WAVES008", "Job/production/prod-db-migration"),
+    ] {
+        assert!(has(&found, code, object), "{code} {object}: {found:?}");
+    }
+    assert_eq!(
+        run(&["plan", "--strict", "fixtures/broken/enterprise/app"]).0,
+        3
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.yaml");
+    std::fs::write(
+        &db,
+        "apiVersion: databases.example.com/v1alpha1\nkind: MyDatabaseInstance\nmetadata:\n  name: product-db\n  namespace: production\nstatus:\n  phase: Failed\n",
+    )
+    .unwrap();
+    let db = db.to_str().unwrap();
+    let (code, stdout, stderr) = run(&[
+        "health",
+        "--health-config",
+        "fixtures/broken/enterprise/argocd-cm.yaml",
+        db,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Unknown"), "{stdout}");
+    assert!(
+        stdout
+            .contains("databases.example.com_MyDatabaseInstance: line 10: attempt to concatenate"),
+        "the Lua error names the whole key and the line of the script: {stdout}"
+    );
+    let (_, stdout, _) = run(&[
+        "health",
+        "--health-config",
+        "fixtures/enterprise/argocd-cm.yaml",
+        db,
+    ]);
+    assert!(
+        stdout.contains("Degraded") && stdout.contains("no reason given"),
+        "{stdout}"
+    );
+}
+
+/// The multi-tenant app as documented: its S3 sync hook has no delete policy.
+#[test]
+fn the_tenant_app_as_documented_reports_each_documented_mistake() {
+    let found = findings("fixtures/broken/tenant");
+    assert!(
+        has(
+            &found,
+            "WAVES002",
+            "Job/vecton-admin/vecton-admin-s3-credentials-sync"
+        ),
+        "{found:?}"
+    );
+    // The frontend reaching the backend by DNS name in the same wave is deliberate: a warning.
+    assert!(
+        has(&found, "WAVES008", "Deployment/vecton-admin/frontend"),
+        "{found:?}"
+    );
+    let (code, _, stderr) = run(&["plan", "--strict", "fixtures/broken/tenant"]);
+    assert_eq!(code, 0, "{stderr}");
 }

@@ -29,14 +29,22 @@ fn order(plan: &Value) -> Vec<String> {
 
 #[test]
 fn snapshots_of_every_fixture() {
-    for app in ["shop", "enterprise", "tenant"] {
+    for app in [
+        "shop",
+        "ledger",
+        "tenant-a",
+        "chapter",
+        "enterprise/app",
+        "tenant",
+    ] {
         let (code, stdout, stderr) = run(&["plan", &format!("fixtures/{app}")]);
         assert_eq!(code, 0, "{stderr}");
+        let name = app.replace('/', "_");
         insta::assert_snapshot!(
-            format!("plan_text_{app}"),
+            format!("plan_text_{name}"),
             format!("{stdout}--- stderr ---\n{stderr}")
         );
-        insta::assert_json_snapshot!(format!("plan_json_{app}"), plan_json(app));
+        insta::assert_json_snapshot!(format!("plan_json_{name}"), plan_json(app));
     }
 }
 
@@ -93,8 +101,8 @@ fn shop_runs_in_argo_cd_order() {
 }
 
 #[test]
-fn enterprise_moves_the_crd_before_its_first_custom_resource() {
-    let plan = plan_json("enterprise");
+fn ledger_moves_the_crd_before_its_first_custom_resource() {
+    let plan = plan_json("ledger");
     let order = order(&plan);
     let crd = order
         .iter()
@@ -222,4 +230,132 @@ fn empty_input_says_so_like_kubectl() {
     assert_eq!(code, 0);
     let plan: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(plan["steps"], serde_json::json!([]));
+}
+
+/// The source documents' apps, corrected, pass strict mode: no lint error, whatever warnings.
+#[test]
+fn the_documented_apps_plan_cleanly_in_strict_mode() {
+    for app in [
+        "chapter",
+        "enterprise/app",
+        "enterprise/scenario-a-zero-downtime-migration",
+        "enterprise/scenario-b-rollouts-syncfail",
+        "enterprise/scenario-c-cdn-invalidation",
+        "tenant",
+    ] {
+        let (code, _, stderr) = run(&["plan", "--strict", &format!("fixtures/{app}")]);
+        assert_eq!(code, 0, "{app}: {stderr}");
+        assert!(!stderr.contains("error["), "{app}: {stderr}");
+    }
+}
+
+/// The documented order of each app: (phase, wave) of named objects.
+#[test]
+fn the_documented_apps_run_in_their_documented_order() {
+    let step_of = |app: &str, kind: &str, name: &str| -> (String, i64) {
+        let plan = plan_json(app);
+        for step in plan["steps"].as_array().unwrap() {
+            for r in step["resources"].as_array().unwrap() {
+                if r["kind"] == kind && r["name"] == name {
+                    return (
+                        step["phase"].as_str().unwrap().to_string(),
+                        step["wave"].as_i64().unwrap(),
+                    );
+                }
+            }
+        }
+        panic!("{kind}/{name} not in the plan of {app}");
+    };
+    let at = |phase: &str, wave: i64| (phase.to_string(), wave);
+    // The enterprise guide's execution matrix, row by row.
+    for (kind, name, phase, wave) in [
+        ("Job", "silence-alerts", "PreSync", -5),
+        ("Job", "prod-db-backup", "PreSync", -2),
+        ("Job", "prod-db-migration", "PreSync", 0),
+        ("ConfigMap", "product-config", "Sync", -10),
+        ("MyDatabaseInstance", "product-db", "Sync", -5),
+        ("Deployment", "product-api", "Sync", 0),
+        ("Deployment", "product-frontend", "Sync", 5),
+        ("Job", "prod-smoke-test", "PostSync", 1),
+        ("Job", "reenable-alerts", "PostSync", 10),
+    ] {
+        assert_eq!(
+            step_of("enterprise/app", kind, name),
+            at(phase, wave),
+            "{kind}/{name}"
+        );
+    }
+    let plan = plan_json("enterprise/app");
+    assert_eq!(plan["syncFail"][0]["name"], "prod-sync-failure-handler");
+    // The multi-tenant app's wave table.
+    for (kind, name, wave) in [
+        ("Namespace", "vecton-admin", -2),
+        ("Job", "vecton-admin-credential-generator", -1),
+        ("ConfigMap", "image-versions", -1),
+        ("Job", "vecton-admin-postgres-init", 0),
+        ("Job", "vecton-admin-s3-credentials-sync", 0),
+        ("Deployment", "frontend", 1),
+        ("IngressRoute", "vecton-admin", 2),
+        ("User", "vecton-admin", 2),
+        ("Redis", "vecton-admin-redis", 3),
+    ] {
+        assert_eq!(
+            step_of("tenant", kind, name),
+            at("Sync", wave),
+            "{kind}/{name}"
+        );
+    }
+    // The chapter: migration before config, API after, notification and smoke test last.
+    assert_eq!(step_of("chapter", "Job", "db-migration"), at("PreSync", -1));
+    assert_eq!(
+        step_of("chapter", "Secret", "db-secrets"),
+        at("PreSync", -2)
+    );
+    assert_eq!(
+        step_of("chapter", "ConfigMap", "agent-config"),
+        at("Sync", 0)
+    );
+    assert_eq!(step_of("chapter", "Deployment", "agent-api"), at("Sync", 1));
+    assert_eq!(step_of("chapter", "Job", "smoke-tests"), at("PostSync", 2));
+    let plan = plan_json("chapter");
+    assert_eq!(plan["syncFail"][0]["name"], "sync-failed-alert");
+}
+
+/// `--health-config` tells lint which custom resources have a check: no WAVES005 for them.
+#[test]
+fn a_configured_health_check_silences_waves005_and_argo_cd_s_own_checks_are_named() {
+    let (code, _, stderr) = run(&["plan", "--strict", "fixtures/enterprise/app"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("warning[WAVES005]: MyDatabaseInstance/production/product-db"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&[
+        "plan",
+        "--strict",
+        "fixtures/enterprise/app",
+        "--health-config",
+        "fixtures/enterprise/argocd-cm.yaml",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("WAVES005"), "{stderr}");
+    // A bad file is bad input.
+    assert_eq!(
+        run(&[
+            "plan",
+            "fixtures/shop",
+            "--health-config",
+            "fixtures/nope.yaml"
+        ])
+        .0,
+        2
+    );
+    // Argo CD has a check for Rollouts: the warning does not claim it passes them at once.
+    let (_, _, stderr) = run(&["plan", "fixtures/enterprise/scenario-b-rollouts-syncfail"]);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("[WAVES005]"))
+        .expect("WAVES005 for the Rollout");
+    assert!(line.contains("Argo CD ships one"), "{line}");
+    assert!(!line.contains("treats it as healthy"), "{line}");
 }

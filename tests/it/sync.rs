@@ -880,10 +880,20 @@ fn planned(fixture: &str, namespace: &str) -> Vec<(usize, String, String, bool)>
 /// Syncs a fixture app, checks that the cluster saw its objects created step by step, then
 /// syncs it again and checks that nothing but its hooks was written.
 async fn sync_fixture_twice(fixture: &str, namespace: &str) {
+    sync_fixture_twice_with(fixture, namespace, &[]).await;
+}
+
+/// [`sync_fixture_twice`] with more arguments for `sync` (and `plan`).
+async fn sync_fixture_twice_with(fixture: &str, namespace: &str, extra: &[&str]) {
     let client = cluster().client().await;
     let _logs = cluster().failure_logs();
     let rec = Recorder::start(&client, namespace, KINDS).await;
-    let run = sync(namespace, &[fixture, "--timeout", "3m"]).await;
+    let args: Vec<&str> = [fixture, "--timeout", "3m"]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect();
+    let run = sync(namespace, &args).await;
     let trace = rec.stop().await;
     assert_eq!(run.code, 0, "{run:?}");
     let planned = planned(fixture, namespace);
@@ -913,7 +923,7 @@ async fn sync_fixture_twice(fixture: &str, namespace: &str) {
     }
 
     let rec = Recorder::start(&client, namespace, KINDS).await;
-    let again = sync(namespace, &[fixture, "--timeout", "3m"]).await;
+    let again = sync(namespace, &args).await;
     let trace = rec.stop().await;
     assert_eq!(again.code, 0, "{again:?}");
     // Hooks run again (BeforeHookCreation recreates them); their pods too.
@@ -944,18 +954,18 @@ async fn the_shop_fixture_syncs_in_order_and_a_second_sync_is_a_no_op() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_enterprise_fixture_syncs_in_order_and_a_second_sync_is_a_no_op() {
+async fn the_ledger_fixture_syncs_in_order_and_a_second_sync_is_a_no_op() {
     let client = cluster().client().await;
     crate::support::operators::install_fixture_storage_classes(&client).await;
-    sync_fixture_twice("fixtures/enterprise", "enterprise").await;
+    sync_fixture_twice("fixtures/ledger", "enterprise").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_tenant_fixture_syncs_in_order_and_a_second_sync_is_a_no_op() {
+async fn the_tenant_a_fixture_syncs_in_order_and_a_second_sync_is_a_no_op() {
     let client = cluster().client().await;
     crate::support::operators::install_operator_crds(&client).await;
     crate::support::operators::install_fixture_storage_classes(&client).await;
-    sync_fixture_twice("fixtures/tenant", "tenant-a").await;
+    sync_fixture_twice("fixtures/tenant-a", "tenant-a").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1195,4 +1205,53 @@ spec:
         .kubectl()
         .args(["delete", "crd", &format!("gadgets.{group}"), "--wait=false"])
         .output();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chapter_app_syncs_in_order_and_a_second_sync_is_a_no_op() {
+    let client = cluster().client().await;
+    // The chapter's app lives in `agents` but does not create it.
+    crate::support::operators::ensure_namespace(&client, "agents").await;
+    sync_fixture_twice("fixtures/chapter", "agents").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_enterprise_app_syncs_in_order_with_its_lua_check_and_a_second_sync_is_a_no_op() {
+    let client = cluster().client().await;
+    crate::support::operators::install_operator_crds(&client).await;
+    let operator = crate::support::operators::run_database_operator(&client, "production");
+    sync_fixture_twice_with(
+        "fixtures/enterprise/app",
+        "production",
+        &["--health-config", "fixtures/enterprise/argocd-cm.yaml"],
+    )
+    .await;
+    // The database held its wave until the operator said Running (the guide's Lua check):
+    // no Deployment of a later wave existed then.
+    assert_eq!(
+        operator.deployments_when_running(),
+        [("product-db".to_string(), 0)]
+    );
+    let db: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        client.clone(),
+        "production",
+        &kube::api::ApiResource {
+            group: "databases.example.com".into(),
+            version: "v1alpha1".into(),
+            api_version: "databases.example.com/v1alpha1".into(),
+            kind: "MyDatabaseInstance".into(),
+            plural: "mydatabaseinstances".into(),
+        },
+    );
+    let product_db = db.get("product-db").await.expect("product-db");
+    assert_eq!(product_db.data["status"]["phase"], "Running");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tenant_app_syncs_in_order_and_a_second_sync_is_a_no_op() {
+    let client = cluster().client().await;
+    crate::support::operators::install_operator_crds(&client).await;
+    // The platform's: the RabbitMQ namespace the credential generator writes to.
+    crate::support::operators::ensure_namespace(&client, "rabbitmq-system").await;
+    sync_fixture_twice("fixtures/tenant", "vecton-admin").await;
 }

@@ -99,8 +99,8 @@ pub async fn storage_class(client: &Client, name: &str, provisioner: &str, bindi
     .unwrap_or_else(|e| panic!("applying StorageClass {name}: {e}"));
 }
 
-/// The StorageClasses the fixture apps name: `efs-sc` (fixtures/enterprise's claim; Immediate,
-/// as its comment requires) and `gp3` (fixtures/tenant's RabbitmqCluster, fixtures/enterprise's
+/// The StorageClasses the fixture apps name: `efs-sc` (fixtures/ledger's claim; Immediate,
+/// as its comment requires) and `gp3` (fixtures/tenant-a's RabbitmqCluster, fixtures/ledger's
 /// CNPG Cluster; WaitForFirstConsumer, as on EKS).
 pub async fn install_fixture_storage_classes(client: &Client) {
     storage_class(client, "efs-sc", "efs.csi.aws.com", "Immediate").await;
@@ -141,4 +141,92 @@ impl Drop for FakeControllersLog {
             tail.join("\n")
         );
     }
+}
+
+/// Plays the enterprise guide's database operator (fixtures/enterprise/app) until dropped:
+/// every `MyDatabaseInstance` in `namespace` gets `status.phase: Running` one second after it
+/// appears, which its Lua check (fixtures/enterprise/argocd-cm.yaml) reads as Healthy. Each
+/// time, it notes how many Deployments the namespace had then ([`DatabaseOperator::deployments_when_running`]),
+/// so a test can tell that later waves waited for it. Needs the CRD from
+/// `install_operator_crds`.
+pub fn run_database_operator(client: &Client, namespace: &str) -> DatabaseOperator {
+    use kube::api::{ApiResource, DynamicObject, ListParams};
+    let resource = ApiResource {
+        group: "databases.example.com".into(),
+        version: "v1alpha1".into(),
+        api_version: "databases.example.com/v1alpha1".into(),
+        kind: "MyDatabaseInstance".into(),
+        plural: "mydatabaseinstances".into(),
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(client.clone(), namespace);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let noted = seen.clone();
+    let task = tokio::spawn(async move {
+        let mut first_seen: std::collections::HashMap<String, std::time::Instant> =
+            std::collections::HashMap::new();
+        loop {
+            if let Ok(list) = api.list(&ListParams::default()).await {
+                for db in list.items {
+                    let name = db.name_any();
+                    let since = *first_seen
+                        .entry(name.clone())
+                        .or_insert_with(std::time::Instant::now);
+                    let running = db.data.pointer("/status/phase")
+                        == Some(&serde_json::Value::from("Running"));
+                    if running || since.elapsed() < Duration::from_secs(1) {
+                        continue;
+                    }
+                    let count = deployments
+                        .list(&ListParams::default())
+                        .await
+                        .map_or(usize::MAX, |l| l.items.len());
+                    let status = json!({"status": {"phase": "Running"}});
+                    // A failed write is tried again on the next round.
+                    if api
+                        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+                        .await
+                        .is_ok()
+                    {
+                        noted.lock().unwrap().push((name, count));
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    DatabaseOperator { task, seen }
+}
+
+/// See [`run_database_operator`].
+pub struct DatabaseOperator {
+    task: tokio::task::JoinHandle<()>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(String, usize)>>>,
+}
+
+impl DatabaseOperator {
+    /// (instance, Deployments in the namespace) each time an instance was made Running.
+    pub fn deployments_when_running(&self) -> Vec<(String, usize)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for DatabaseOperator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Creates (idempotent) the namespace `name`, for apps that expect it to exist.
+pub async fn ensure_namespace(client: &Client, name: &str) {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let manifest = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+    api.patch(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&manifest),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("applying Namespace {name}: {e}"));
 }
