@@ -15,7 +15,14 @@ use crate::ui::{self, OutputFormat};
     group = ArgGroup::new("mode")
         .args(["write", "check", "stdout", "explain", "graph", "krm"])
         .multiple(false),
-    after_help = "Examples:\n  kubectl waves annotate fixtures/tenant-a\n  kubectl waves annotate --write deploy/\n  kubectl waves annotate --check deploy/            # CI: exit 1 if anything would change\n  helm template ./chart | kubectl waves annotate -f - --stdout | kubectl apply -f -\n  kubectl waves annotate --explain Deployment/shop/api fixtures/shop\n  kubectl waves annotate --graph dot fixtures/shop | dot -Tsvg > waves.svg\n  kpt fn eval --exec 'kubectl-waves annotate --krm' deploy/\n\nExit codes: 0 ok; 1 --check found changes or a broken dependency, or a file could not be edited; 2 bad input, a dependency cycle, or --write on a dirty Git tree."
+    after_help = "Examples:
+  kubectl waves annotate fixtures/tenant-a             # proposed waves with reasons (table)
+  kubectl waves annotate --check deploy/               # exit 1 if any wave would change (CI)
+  kubectl waves annotate --write deploy/               # edit the files: only annotations change
+  kubectl waves annotate --explain Deployment/tenant-a/frontend fixtures/tenant-a
+  kubectl waves annotate --graph mermaid fixtures/shop  # or dot: waves as ranks
+  helm template ./chart | kubectl waves annotate -f - --stdout | kubectl apply -f -
+  kpt fn eval --exec 'kubectl-waves annotate --krm' deploy/   # as a KRM function\n\nExit codes: 0 ok; 1 --check found changes or a broken dependency, or a file could not be edited; 2 bad input, a dependency cycle, or --write on a dirty Git tree."
 )]
 pub struct AnnotateArgs {
     #[command(flatten)]

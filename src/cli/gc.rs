@@ -15,12 +15,10 @@ use crate::ui::{self, OutputFormat};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
-  kubectl waves gc -n shop                      # list leftover hooks and what --yes would do
-  kubectl waves gc -A --yes                     # delete finished leftovers in every namespace
+  kubectl waves gc -n shop                         # leftover hooks and what --yes would do
+  kubectl waves gc -A --yes                        # delete finished leftovers everywhere
   kubectl waves gc -n shop --state failed --keep-last 0 --logs ./hook-logs --yes
-  kubectl waves gc -n shop --older-than 7d --yes
-  kubectl waves gc -n shop --kind Secret        # hooks of other kinds only when named
-  kubectl waves gc -n shop -o json
+  kubectl waves gc -n shop --older-than 7d --kind Job,Secret -o json
 
 Nothing is deleted without --yes. Never touched: objects that are not hooks, hooks annotated
 only Skip or crd-install, helm.sh/resource-policy: keep, pods of a Job (they go with it), and

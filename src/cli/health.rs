@@ -12,9 +12,9 @@ use crate::manifest;
 use crate::ui::{self, OutputFormat};
 
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  kubectl get pods -n shop -o yaml | kubectl waves health -\n  kubectl waves health live.yaml --health-config argocd-cm.yaml -o json\n\nExits 0 whatever the health; 2 when the input or the health config cannot be read."
-)]
+#[command(after_help = "Examples:
+  kubectl waves health fixtures/health/pod.yaml       # the tenant troubleshooting case first
+  kubectl get deploy -o yaml | kubectl waves health -f - --health-config argocd-cm.yaml\n\nExits 0 whatever the health; 2 when the input or the health config cannot be read.")]
 pub struct HealthArgs {
     #[command(flatten)]
     pub input: InputArgs,

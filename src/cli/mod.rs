@@ -3,10 +3,12 @@
 
 mod annotate;
 mod cluster;
+pub mod complete;
 mod diff;
 mod error;
 mod gc;
 mod health;
+pub mod man;
 mod plan;
 mod status;
 mod sync;
@@ -36,7 +38,7 @@ pub mod exit {
 #[command(
     name = "kubectl-waves",
     bin_name = "kubectl waves",
-    version,
+    version = crate::version::LONG,
     about = "Argo CD sync waves and hooks, run from kubectl: plan, sync, diff, annotate, gc",
     long_about = "Runs the order of argocd.argoproj.io/sync-wave and hook annotations exactly as Argo CD does, \
 from a laptop or CI: explain it (plan), infer it (annotate), apply it (sync), compare it (diff) and clean up after it (gc).",
@@ -85,10 +87,24 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Assess the health of objects given as YAML, as sync would (tests custom Lua checks).
     Health(health::HealthArgs),
-    /// Print shell completions.
+    /// Print a shell completion script for the standalone `kubectl-waves` command.
+    #[command(after_help = "Examples:
+  kubectl-waves completion bash > /etc/bash_completion.d/kubectl-waves   # kubectl-waves <TAB>
+  kubectl-waves completion zsh > \"${fpath[1]}/_kubectl-waves\"
+  ln -s kubectl-waves \"$(dirname \"$(command -v kubectl-waves)\")/kubectl_complete-waves\"
+
+`kubectl waves <TAB>` needs no script: kubectl 1.26 or later runs kubectl_complete-waves, which is
+this binary under that name (the symlink above; a copy on Windows).")]
     Completion {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+    /// Write the man pages (one per subcommand) into a directory (used by scripts/release).
+    #[command(hide = true)]
+    Man {
+        /// Where to write `kubectl-waves*.1`.
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
     },
 }
 
@@ -207,6 +223,18 @@ impl InputArgs {
 
 /// Parses the command line and runs the subcommand.
 pub fn main() -> ExitCode {
+    // kubectl (>= 1.26) completes `kubectl waves …` by running `kubectl_complete-waves …`.
+    let args: Vec<String> = std::env::args().collect();
+    let program = args.first().map(std::path::Path::new);
+    let called_as = program
+        .and_then(|p| p.file_stem())
+        .map(|s| s.to_string_lossy().into_owned());
+    if called_as.as_deref() == Some("kubectl_complete-waves") {
+        return complete::run(&args[1..]);
+    }
+    if args.get(1).map(String::as_str) == Some("__complete") {
+        return complete::run(&args[2..]);
+    }
     let cli = Cli::parse();
     crate::ui::init_color(cli.global.no_color);
     let result = match &cli.command {
@@ -222,6 +250,12 @@ pub fn main() -> ExitCode {
             clap_complete::generate(*shell, &mut cmd, "kubectl-waves", &mut std::io::stdout());
             Ok(exit::OK)
         }
+        Command::Man { out_dir } => man::write_pages(out_dir).map(|_| exit::OK).map_err(|e| {
+            CommandError::failed(format!(
+                "cannot write man pages to {}: {e}",
+                out_dir.display()
+            ))
+        }),
     };
     ExitCode::from(error::finish(result))
 }

@@ -9,9 +9,13 @@ use crate::plan::{PlanOptions, ResourceDocument};
 use crate::ui::{self, OutputFormat};
 
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  kubectl waves plan fixtures/shop\n  helm template ./chart | kubectl waves plan -f - -o json\n  kubectl waves plan --revision main --path deploy/prod --strict"
-)]
+#[command(after_help = "Examples:
+  kubectl waves plan fixtures/shop                     # a table per step
+  kubectl waves plan fixtures/tenant -o json           # the stable JSON shape of SPEC §7
+  helm template ./chart | kubectl waves plan -f -      # from stdin
+  kubectl waves plan --revision origin/main --path deploy/prod   # from Git, no checkout
+  kubectl waves plan --strict deploy/                  # exit 3 on lint errors, for CI
+  kubectl waves plan --lenient deploy/                 # warn where Argo CD silently ignores")]
 pub struct PlanArgs {
     #[command(flatten)]
     pub input: InputArgs,

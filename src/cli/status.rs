@@ -26,10 +26,10 @@ const SETTLE: Duration = Duration::from_millis(200);
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
-  kubectl waves status fixtures/shop                 # a table per step; the blocker marked '>'
-  kubectl waves status deploy/ -n shop --details     # plus the failing pod's events and last log lines
-  kubectl waves status deploy/ --watch               # redraw on every change; ends when all is healthy
-  kubectl waves status --revision origin/main --path deploy -o json
+  kubectl waves status fixtures/shop                  # a table per step; the blocker marked '>'
+  kubectl waves status deploy/ -n shop --details      # plus the blocking pod's events and logs
+  kubectl waves status deploy/ --watch                # redraw on every change; exit 0 once healthy
+  kubectl waves status deploy/ -o json                # one document (docs/status.md)
 
 Exit codes: 0 every step done (healthy); 1 otherwise; 2 bad input or a cluster error;
 130 Ctrl-C during --watch.")]

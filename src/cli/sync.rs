@@ -27,14 +27,15 @@ pub enum DryRun {
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
-  kubectl waves sync fixtures/shop                      # apply wave by wave, wait for health
-  kubectl waves sync deploy/ -n shop --create-namespace # objects without a namespace go to shop
-  kubectl waves sync deploy/ --dry-run=server           # validate against the cluster, change nothing
-  helm template ./chart | kubectl waves sync -f - -o json   # JSON events, one per line, for CI
+  kubectl waves sync fixtures/shop                       # live view on a terminal, lines in CI
+  kubectl waves sync deploy/ -n shop --create-namespace  # objects without a namespace go to shop
+  kubectl waves sync deploy/ --dry-run=server            # the apiserver validates; nothing written
+  helm template ./chart | kubectl waves sync -f - -o json   # one JSON event per line (docs/sync.md)
   kubectl waves sync deploy/ --timeout 10m --wave-timeout 2m
-  kubectl waves sync deploy/ --server-side=false        # Argo CD's default client-side apply
-  kubectl waves sync deploy/ --prune                    # delete what left deploy/ (inventory: Secret deploy)
+  kubectl waves sync deploy/ --server-side=false         # Argo CD's default client-side apply
+  kubectl waves sync deploy/ --prune                     # delete what left deploy/
   kubectl waves sync - --applyset shop --prune < all.yaml
+  kubectl waves sync deploy/ --metrics-file /var/lib/node_exporter/textfile/waves.prom
 
 Exit codes: 0 synced; 1 the sync failed (a Degraded object, a failed hook, a rejected apply or
 dry run, a deadline); 2 bad input, or the cluster unreachable or forbidden before any change;

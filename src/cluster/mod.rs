@@ -117,42 +117,93 @@ pub struct Cluster {
     kinds: Arc<tokio::sync::RwLock<Kinds>>,
 }
 
+/// The client configuration kubectl's rules give: `--kubeconfig` (several files merged as
+/// kubectl merges them), else `KUBECONFIG`, else `~/.kube/config`, else in-cluster; `--context`.
+async fn client_config(options: &ConnectOptions) -> Result<Config> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let kube_options = KubeConfigOptions {
+        context: options.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    let config = match &options.kubeconfig {
+        // `KUBECONFIG=a:b` names several files, merged as kubectl merges them (first wins).
+        Some(paths) => {
+            let mut merged: Option<Kubeconfig> = None;
+            for path in std::env::split_paths(paths) {
+                let next = Kubeconfig::read_from(&path)
+                    .map_err(|e| ClusterError::Config(format!("{}: {e}", path.display())))?;
+                merged = Some(match merged {
+                    None => next,
+                    Some(m) => m
+                        .merge(next)
+                        .map_err(|e| ClusterError::Config(e.to_string()))?,
+                });
+            }
+            let kubeconfig =
+                merged.ok_or_else(|| ClusterError::Config("--kubeconfig names no file".into()))?;
+            Config::from_custom_kubeconfig(kubeconfig, &kube_options)
+                .await
+                .map_err(|e| ClusterError::Config(format!("{}: {e}", paths.display())))?
+        }
+        None if options.context.is_some() => Config::from_kubeconfig(&kube_options)
+            .await
+            .map_err(|e| ClusterError::Config(e.to_string()))?,
+        None => Config::infer()
+            .await
+            .map_err(|e| ClusterError::Config(e.to_string()))?,
+    };
+    Ok(config)
+}
+
+/// The contexts of the kubeconfig kubectl would read (`--kubeconfig`, else `KUBECONFIG`, else
+/// `~/.kube/config`), for completion; none when it cannot be read.
+pub fn kubeconfig_contexts(kubeconfig: Option<&std::path::Path>) -> Vec<String> {
+    let files: Vec<PathBuf> = match kubeconfig {
+        Some(paths) => std::env::split_paths(paths).collect(),
+        None => match std::env::var_os("KUBECONFIG") {
+            Some(paths) if !paths.is_empty() => std::env::split_paths(&paths).collect(),
+            _ => std::env::var_os("HOME")
+                .map(|home| vec![PathBuf::from(home).join(".kube").join("config")])
+                .unwrap_or_default(),
+        },
+    };
+    let mut names: Vec<String> = Vec::new();
+    for file in files {
+        if let Ok(config) = Kubeconfig::read_from(&file) {
+            for context in config.contexts {
+                if !names.contains(&context.name) {
+                    names.push(context.name);
+                }
+            }
+        }
+    }
+    names
+}
+
+/// The names of the cluster's namespaces, for completion: one list request, no discovery, given
+/// up after `timeout` (a shell waits on it).
+pub async fn namespace_names(options: &ConnectOptions, timeout: Duration) -> Result<Vec<String>> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut config = client_config(options).await?;
+    config.connect_timeout = Some(timeout);
+    config.read_timeout = Some(timeout);
+    let client = Client::try_from(config).map_err(|e| ClusterError::Config(e.to_string()))?;
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client);
+    let list = tokio::time::timeout(timeout, api.list_metadata(&ListParams::default()))
+        .await
+        .map_err(|_| ClusterError::Unreachable("no answer in time".into()))??;
+    Ok(list
+        .items
+        .into_iter()
+        .filter_map(|ns| ns.metadata.name)
+        .collect())
+}
+
 impl Cluster {
     /// Connects with kubectl's rules: `--kubeconfig`, else `KUBECONFIG`, else `~/.kube/config`,
     /// else in-cluster; `--context`; `-n`. Discovery runs once here.
     pub async fn connect(options: &ConnectOptions) -> Result<Cluster> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let kube_options = KubeConfigOptions {
-            context: options.context.clone(),
-            ..KubeConfigOptions::default()
-        };
-        let config = match &options.kubeconfig {
-            // `KUBECONFIG=a:b` names several files, merged as kubectl merges them (first wins).
-            Some(paths) => {
-                let mut merged: Option<Kubeconfig> = None;
-                for path in std::env::split_paths(paths) {
-                    let next = Kubeconfig::read_from(&path)
-                        .map_err(|e| ClusterError::Config(format!("{}: {e}", path.display())))?;
-                    merged = Some(match merged {
-                        None => next,
-                        Some(m) => m
-                            .merge(next)
-                            .map_err(|e| ClusterError::Config(e.to_string()))?,
-                    });
-                }
-                let kubeconfig = merged
-                    .ok_or_else(|| ClusterError::Config("--kubeconfig names no file".into()))?;
-                Config::from_custom_kubeconfig(kubeconfig, &kube_options)
-                    .await
-                    .map_err(|e| ClusterError::Config(format!("{}: {e}", paths.display())))?
-            }
-            None if options.context.is_some() => Config::from_kubeconfig(&kube_options)
-                .await
-                .map_err(|e| ClusterError::Config(e.to_string()))?,
-            None => Config::infer()
-                .await
-                .map_err(|e| ClusterError::Config(e.to_string()))?,
-        };
+        let config = client_config(options).await?;
         let default_namespace = options
             .namespace
             .clone()

@@ -8,6 +8,7 @@ mod diff;
 mod gc;
 mod health;
 mod plan;
+mod ship;
 mod sources;
 mod status;
 mod support;
