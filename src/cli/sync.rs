@@ -110,6 +110,10 @@ pub struct SyncArgs {
     /// How pruned objects' dependents are deleted.
     #[arg(long, value_enum, default_value_t = Propagation::Foreground, value_name = "POLICY")]
     pub prune_propagation: Propagation,
+    /// Write the result of this sync as Prometheus gauges to FILE (atomically), for
+    /// node_exporter's textfile collector or a Pushgateway; labelled with the inventory name.
+    #[arg(long, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// The inventory's default name: the base name of the first path (or of `--path` in Git),
@@ -157,6 +161,28 @@ pub(super) fn default_applyset_name(input: &crate::manifest::Input) -> Option<St
         .trim_matches(|c: char| c == '-' || c == '.')
         .to_string();
     (!name.is_empty()).then(|| name.chars().take(253).collect())
+}
+
+/// `--metrics-file`: its directory must exist before anything is changed (bad input otherwise).
+fn check_metrics_file(file: &std::path::Path) -> Result<(), CommandError> {
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if file.file_name().is_none() || file.is_dir() {
+        return Err(CommandError::bad_input(format!(
+            "--metrics-file {}: not a file name; nothing was changed",
+            file.display()
+        )));
+    }
+    if !dir.is_dir() {
+        return Err(CommandError::bad_input(format!(
+            "--metrics-file {}: directory {} does not exist; nothing was changed",
+            file.display(),
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 /// A deadline flag; `0` (zero) means none.
@@ -209,6 +235,9 @@ pub fn run(args: &SyncArgs, global: &GlobalArgs) -> CommandResult {
         eprintln!("No resources found.");
         return Ok(exit::OK);
     }
+    if let Some(file) = &args.metrics_file {
+        check_metrics_file(file)?;
+    }
     let file_health = super::cluster::read_health_file(args.health_config.as_deref())?;
     let runtime = super::cluster::runtime()?;
     let code = runtime.block_on(sync_main(args, global, &plan, file_health, applyset_name));
@@ -226,6 +255,7 @@ async fn sync_main(
 ) -> CommandResult {
     let cluster = super::cluster::connect(global, "changed").await?;
     let mut renderer = SyncRenderer::new(Progress::detect(global.output == OutputFormat::Json));
+    let mut metrics = ui::metrics::SyncMetrics::new();
     let (health, health_source) = super::cluster::health_config(
         &cluster,
         file_health.zip(args.health_config.as_deref()),
@@ -276,11 +306,15 @@ async fn sync_main(
     tokio::pin!(engine);
     let result = loop {
         tokio::select! {
-            Some(event) = rx.recv() => renderer.event(&event),
+            Some(event) = rx.recv() => {
+                metrics.event(&event);
+                renderer.event(&event);
+            }
             result = &mut engine => break result,
         }
     };
     while let Ok(event) = rx.try_recv() {
+        metrics.event(&event);
         renderer.event(&event);
     }
     let report = match result {
@@ -293,6 +327,18 @@ async fn sync_main(
         }
         Err(e) => return Err(CommandError::bad_input(format!("{e}; nothing was changed"))),
     };
+    if let Some(file) = &args.metrics_file {
+        let app = applyset_name.as_deref().unwrap_or("");
+        if let Some(text) = metrics.render(app, std::time::SystemTime::now()) {
+            ui::metrics::write_atomically(file, &text).map_err(|e| {
+                CommandError::failed(format!(
+                    "the sync ended ({}) but --metrics-file {} could not be written: {e}",
+                    report.outcome.as_str(),
+                    file.display()
+                ))
+            })?;
+        }
+    }
     if global.output == OutputFormat::Text {
         let text = ui::sync::summary(
             report.outcome,

@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod gc;
+pub mod metrics;
 pub mod status;
 pub mod sync;
 

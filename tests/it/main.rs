@@ -7,6 +7,7 @@ mod common;
 mod diff;
 mod gc;
 mod health;
+mod metrics;
 mod plan;
 mod ship;
 mod sources;
