@@ -9,6 +9,7 @@ mod gc;
 mod health;
 mod metrics;
 mod plan;
+mod precommit;
 mod ship;
 mod sources;
 mod status;
