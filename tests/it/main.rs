@@ -7,6 +7,7 @@ mod common;
 mod diff;
 mod gc;
 mod health;
+mod krew;
 mod metrics;
 mod plan;
 mod precommit;

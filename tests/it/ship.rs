@@ -20,7 +20,7 @@ pub fn plugin_dir() -> tempfile::TempDir {
 
 /// The Go-built kubectl of `testenv/`.
 pub fn kubectl() -> PathBuf {
-    let path = cluster().bin_dir.join("kubectl");
+    let path = crate::support::cluster::bin_dir().join("kubectl");
     assert!(
         path.exists(),
         "{} is missing: run testenv/build",

@@ -70,7 +70,8 @@ fn testenv_dir() -> PathBuf {
     repo_root().join("target").join("testenv")
 }
 
-fn bin_dir() -> PathBuf {
+/// Where `testenv/build` puts kubectl, kube-apiserver, etc. (`WAVES_TESTENV_BIN` overrides).
+pub fn bin_dir() -> PathBuf {
     std::env::var_os("WAVES_TESTENV_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| testenv_dir().join("bin"))
