@@ -224,10 +224,13 @@ impl InputArgs {
 /// Parses the command line and runs the subcommand.
 pub fn main() -> ExitCode {
     // kubectl (>= 1.26) completes `kubectl waves …` by running `kubectl_complete-waves …`.
-    let args: Vec<String> = std::env::args().collect();
-    let program = args.first().map(std::path::Path::new);
-    let called_as = program
-        .and_then(|p| p.file_stem())
+    // args_os: a path that is not UTF-8 must reach clap's error, not panic here.
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let called_as = args
+        .first()
+        .and_then(|p| std::path::Path::new(p).file_stem())
         .map(|s| s.to_string_lossy().into_owned());
     if called_as.as_deref() == Some("kubectl_complete-waves") {
         return complete::run(&args[1..]);
