@@ -11,7 +11,7 @@ use crate::ui::{self, OutputFormat};
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   kubectl waves plan fixtures/shop                     # a table per step
-  kubectl waves plan fixtures/tenant -o json           # the stable JSON shape of SPEC §7
+  kubectl waves plan fixtures/tenant-a -o json         # the stable JSON shape of SPEC §7
   helm template ./chart | kubectl waves plan -f -      # from stdin
   kubectl waves plan --revision origin/main --path deploy/prod   # from Git, no checkout
   kubectl waves plan --strict deploy/                  # exit 3 on lint errors, for CI
