@@ -433,7 +433,7 @@ impl<'a> Engine<'a> {
         match outcome {
             Outcome::Succeeded => {
                 self.narrow_inventory().await;
-                self.delete_hooks_by_policy(DeletePolicy::HookSucceeded)
+                self.delete_hooks_by_policy(DeletePolicy::HookSucceeded, 0)
                     .await;
                 message = format!(
                     "synced {} step{}",
@@ -442,10 +442,17 @@ impl<'a> Engine<'a> {
                 );
             }
             Outcome::Failed => {
+                // Argo CD's order (gitops-engine's sync_context.go, checked by the differential
+                // tests): the hooks with HookFailed are deleted as soon as the operation fails,
+                // before the SyncFail hooks start; SyncFail hooks with HookFailed once they ran.
+                self.delete_hooks_by_policy(DeletePolicy::HookFailed, 0)
+                    .await;
                 if !sync_fail_units.is_empty() {
+                    let before_sync_fail = self.ran_hooks.len();
                     self.run_sync_fail(&mut sync_fail_units).await;
+                    self.delete_hooks_by_policy(DeletePolicy::HookFailed, before_sync_fail)
+                        .await;
                 }
-                self.delete_hooks_by_policy(DeletePolicy::HookFailed).await;
             }
             Outcome::Terminated => {
                 self.stop_running_hooks().await;
@@ -1611,14 +1618,15 @@ impl<'a> Engine<'a> {
         });
     }
 
-    /// After the operation: hooks whose policy matches the outcome are deleted.
-    async fn delete_hooks_by_policy(&mut self, policy: DeletePolicy) {
+    /// After the operation: hooks whose policy matches the outcome are deleted, of those run
+    /// from the `from`-th on.
+    async fn delete_hooks_by_policy(&mut self, policy: DeletePolicy, from: usize) {
         let reason = match policy {
             DeletePolicy::HookSucceeded => DeleteReason::HookSucceeded,
             _ => DeleteReason::HookFailed,
         };
         let hooks: Vec<Unit> = self
-            .ran_hooks
+            .ran_hooks[from..]
             .iter()
             .filter(|h| {
                 self.plan.objects[h.unit.object]

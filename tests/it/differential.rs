@@ -14,13 +14,13 @@
 //! Besides the files, seeded random apps of 20 to 200 objects are compared.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use kube::Client;
 use kube::core::GroupVersionKind;
 use kube::discovery::{Scope, pinned_kind};
-use tokio::process::Command;
 
 use crate::common::{bin, root};
 use crate::support::cluster::{TestNs, cluster};
@@ -220,7 +220,7 @@ async fn run_engine(
     kinds: &[(String, String, String)],
     dirs: &[PathBuf],
     argocd: bool,
-) -> Side {
+) -> (Side, String) {
     let kinds: Vec<(&str, &str, &str)> = kinds
         .iter()
         .map(|(a, k, p)| (a.as_str(), k.as_str(), p.as_str()))
@@ -233,7 +233,7 @@ async fn run_engine(
             let mut c = Command::new(cluster().bin_dir.join("argocd-sync"));
             c.arg("--kubeconfig")
                 .arg(&cluster().kubeconfig)
-                .args(["--namespace", &ns.name, "--app", "differential", "--timeout", "2m"])
+                .args(["--namespace", &ns.name, "--timeout", "2m"])
                 .arg(dir);
             c
         } else {
@@ -247,11 +247,11 @@ async fn run_engine(
                 .arg(&cluster().kubeconfig);
             c
         };
-        let out = cmd
-            .stdin(std::process::Stdio::null())
-            .output()
+        cmd.stdin(std::process::Stdio::null());
+        // Off the async workers, so the recorder keeps receiving.
+        let out = tokio::task::spawn_blocking(move || cmd.output().expect("run an engine"))
             .await
-            .expect("run an engine");
+            .expect("engine task");
         outcome = match out.status.code() {
             Some(0) => "Succeeded".to_string(),
             Some(1) => "Failed".to_string(),
@@ -259,22 +259,29 @@ async fn run_engine(
         };
         log.push_str(&String::from_utf8_lossy(&out.stdout));
         log.push_str(&String::from_utf8_lossy(&out.stderr));
-        if !outcome.starts_with("Succeeded") && !outcome.starts_with("Failed") {
-            panic!(
-                "case {}: {} ended with {outcome}:\n{log}",
-                case.name,
-                if argocd { "argocd-sync" } else { "kubectl-waves" }
-            );
+        if argocd && out.status.code() == Some(3) {
+            outcome = "Timeout".to_string();
+        }
+        if outcome != "Succeeded" {
+            // A failed first sync ends the case, as it would end a pipeline.
+            break;
         }
     }
     // Let the last deletions' events arrive.
     tokio::time::sleep(Duration::from_millis(700)).await;
     let trace = recorder.stop().await;
     let ids = Identities::of(&case.syncs.concat());
-    Side {
+    let side = Side {
         outcome,
         groups: groups(&trace, &ids),
-    }
+    };
+    (side, log)
+}
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// Runs a case; `Err` holds the report of an undocumented difference.
@@ -297,7 +304,7 @@ async fn run_case(case: Case, documented: &std::collections::BTreeMap<String, St
         .map(|(i, docs)| write_sync(tmp.path(), i, docs))
         .collect();
     let (argo_ns, ours_ns) = tokio::join!(c.ns("diff-argocd"), c.ns("diff-waves"));
-    let (argo, ours) = tokio::join!(
+    let ((argo, argo_log), (ours, ours_log)) = tokio::join!(
         run_engine(&case, &argo_ns, &kinds, &dirs, true),
         run_engine(&case, &ours_ns, &kinds, &dirs, false)
     );
@@ -309,8 +316,13 @@ async fn run_case(case: Case, documented: &std::collections::BTreeMap<String, St
             case.differs.join(", ")
         )),
         Some(table) => Err(format!(
-            "{}: Argo CD's engine and kubectl-waves differ (namespaces {} and {}):\n{table}",
-            case.name, argo_ns.name, ours_ns.name
+            "{}: Argo CD's engine and kubectl-waves differ (namespaces {} and {}):\n{table}\n\
+             --- argocd-sync (last lines)\n{}\n--- kubectl-waves (last lines)\n{}\n",
+            case.name,
+            argo_ns.name,
+            ours_ns.name,
+            tail(&argo_log, 15),
+            tail(&ours_log, 15)
         )),
     }
 }

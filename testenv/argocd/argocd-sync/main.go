@@ -9,8 +9,8 @@
 // stdout as one JSON object {phase, message, resources: [...]}; exit code 0 when the
 // operation Succeeded, 1 when it Failed or Errored, 2 on bad input, 3 on timeout.
 //
-// It drives the engine the way gitops-engine's engine.Sync does (the cluster cache, the sync
-// context, the engine's built-in health) but runs the hooks on every sync, as Argo CD does; with Argo CD's tracking annotation
+// It drives the engine the way Argo CD's application controller does (see syncOnce), with the
+// engine's built-in health checks, and Argo CD's tracking annotation
 // deciding which live objects belong to the app (so a second run prunes what the first run
 // created and the second input lacks). It does not add what the Argo CD application
 // controller adds around the engine (the 2 s delay between waves, Lua health checks,
@@ -37,6 +37,7 @@ import (
 	"github.com/argoproj/gitops-engine/pkg/utils/kube"
 	"github.com/argoproj/gitops-engine/pkg/utils/tracing"
 	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -116,8 +117,11 @@ func run() int {
 	// CRDs, which a namespaced cache cannot manage.
 	clusterCache := cache.NewClusterCache(config,
 		cache.SetLogr(log),
+		// Keep the manifests of the objects of any app: GetManagedLiveObjs returns only
+		// cached manifests.
 		cache.SetPopulateResourceInfoHandler(func(un *unstructured.Unstructured, _ bool) (any, bool) {
-			return appOf(un), false
+			app := appOf(un)
+			return app, app != ""
 		}),
 	)
 	if err := clusterCache.EnsureSynced(); err != nil {
@@ -161,11 +165,13 @@ func run() int {
 	return code
 }
 
-// syncOnce runs one sync operation to its end, the way engine.Sync does (reconcile the
-// targets with the app's live objects, then call the sync context's Sync until the operation
-// completes, again on every change of an app object and at least every second) but without
-// its WithSkipHooks(!modified): Argo CD's application controller runs the hooks on every
-// sync, and so does `kubectl waves sync`.
+// syncOnce runs one sync operation to its end the way Argo CD's application controller
+// drives the engine: every round reconciles the targets with the app's live objects as the
+// cluster cache has them now, builds a sync context from that and the operation's state so
+// far (sync.WithInitialState), and calls Sync once; a round runs on every change of an app
+// object and at least every second. (gitops-engine's engine.Sync builds one sync context for
+// the whole operation: it never sees the hooks it creates complete, and it skips the hooks
+// when nothing changed — Argo CD runs them on every sync, and so does kubectl-waves.)
 func syncOnce(ctx context.Context, clusterCache cache.ClusterCache, config *rest.Config, log logr.Logger,
 	targets []*unstructured.Unstructured, app, namespace string, prune bool,
 ) ([]common.ResourceSyncResult, error) {
@@ -173,26 +179,13 @@ func syncOnce(ctx context.Context, clusterCache cache.ClusterCache, config *rest
 		owner, _ := r.Info.(string)
 		return owner == app
 	}
-	live, err := clusterCache.GetManagedLiveObjs(targets, isManaged)
-	if err != nil {
-		return nil, fmt.Errorf("reading the live objects: %w", err)
-	}
-	reconciled := sync.Reconcile(targets, live, namespace, clusterCache)
-	kubectl := &kube.KubectlCmd{Log: log, Tracer: tracing.NopTracer{}}
-	syncCtx, cleanup, err := sync.NewSyncContext("differential", reconciled, config, config, kubectl,
-		namespace, clusterCache.GetOpenAPISchema(), sync.WithPrune(prune), sync.WithLogr(log))
-	if err != nil {
-		return nil, fmt.Errorf("creating the sync context: %w", err)
-	}
-	defer cleanup()
-
 	changed := make(chan struct{}, 1)
 	unsubscribe := clusterCache.OnResourceUpdated(func(newRes, oldRes *cache.Resource, _ map[kube.ResourceKey]*cache.Resource) {
 		res := newRes
 		if res == nil {
 			res = oldRes
 		}
-		if _, ok := live[res.ResourceKey()]; ok || isManaged(res) {
+		if isManaged(res) {
 			select {
 			case changed <- struct{}{}:
 			default:
@@ -200,10 +193,28 @@ func syncOnce(ctx context.Context, clusterCache cache.ClusterCache, config *rest
 		}
 	})
 	defer unsubscribe()
+
+	kubectl := &kube.KubectlCmd{Log: log, Tracer: tracing.NopTracer{}}
+	startedAt := metav1.Now()
+	phase, message := common.OperationRunning, ""
+	var results []common.ResourceSyncResult
 	for {
+		live, err := clusterCache.GetManagedLiveObjs(targets, isManaged)
+		if err != nil {
+			return results, fmt.Errorf("reading the live objects: %w", err)
+		}
+		reconciled := sync.Reconcile(targets, live, namespace, clusterCache)
+		syncCtx, cleanup, err := sync.NewSyncContext("differential", reconciled, config, config, kubectl,
+			namespace, clusterCache.GetOpenAPISchema(),
+			sync.WithPrune(prune), sync.WithLogr(log),
+			sync.WithInitialState(phase, message, results, startedAt))
+		if err != nil {
+			return results, fmt.Errorf("creating the sync context: %w", err)
+		}
 		syncCtx.Sync()
-		phase, message, results := syncCtx.GetState()
+		phase, message, results = syncCtx.GetState()
 		if phase.Completed() {
+			cleanup()
 			if !phase.Successful() {
 				return results, fmt.Errorf("sync operation %s: %s", phase, message)
 			}
@@ -212,10 +223,12 @@ func syncOnce(ctx context.Context, clusterCache cache.ClusterCache, config *rest
 		select {
 		case <-ctx.Done():
 			syncCtx.Terminate()
+			cleanup()
 			return results, ctx.Err()
 		case <-time.After(time.Second):
 		case <-changed:
 		}
+		cleanup()
 	}
 }
 
