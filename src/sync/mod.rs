@@ -1625,8 +1625,7 @@ impl<'a> Engine<'a> {
             DeletePolicy::HookSucceeded => DeleteReason::HookSucceeded,
             _ => DeleteReason::HookFailed,
         };
-        let hooks: Vec<Unit> = self
-            .ran_hooks[from..]
+        let hooks: Vec<Unit> = self.ran_hooks[from..]
             .iter()
             .filter(|h| {
                 self.plan.objects[h.unit.object]

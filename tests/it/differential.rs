@@ -41,8 +41,8 @@ fn corpus_dir() -> PathBuf {
 
 /// Parses the YAML documents of `text`, expanding `v1/List`s; empty documents are skipped.
 fn documents(text: &str, origin: &str) -> Vec<serde_json::Value> {
-    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text)
-        .unwrap_or_else(|e| panic!("{origin}: not YAML: {e}"));
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(text).unwrap_or_else(|e| panic!("{origin}: not YAML: {e}"));
     let mut out = Vec::new();
     for doc in docs {
         if doc.is_null() {
@@ -144,18 +144,34 @@ fn random_case(seed: u64, n: usize) -> Case {
             _ => None,
         };
         let mut annotations = serde_json::Map::new();
-        annotations.insert("argocd.argoproj.io/sync-wave".into(), wave.to_string().into());
+        annotations.insert(
+            "argocd.argoproj.io/sync-wave".into(),
+            wave.to_string().into(),
+        );
         if let Some(h) = hook {
             annotations.insert("argocd.argoproj.io/hook".into(), h.into());
             let policy = ["HookSucceeded", "BeforeHookCreation", "HookFailed"][next(3) as usize];
-            annotations.insert("argocd.argoproj.io/hook-delete-policy".into(), policy.into());
+            annotations.insert(
+                "argocd.argoproj.io/hook-delete-policy".into(),
+                policy.into(),
+            );
         }
         let meta = serde_json::json!({"name": name, "annotations": annotations});
-        let kind = if hook.is_some() && next(2) == 0 { 4 } else { next(4) };
+        let kind = if hook.is_some() && next(2) == 0 {
+            4
+        } else {
+            next(4)
+        };
         let doc = match kind {
-            0 => serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"k": "v"}}),
-            1 => serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "stringData": {"k": "v"}}),
-            2 => serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta}),
+            0 => {
+                serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"k": "v"}})
+            }
+            1 => {
+                serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "stringData": {"k": "v"}})
+            }
+            2 => {
+                serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta})
+            }
             3 => serde_json::json!({"apiVersion": "v1", "kind": "Service", "metadata": meta,
                 "spec": {"selector": {"app": "x"}, "ports": [{"port": 80}]}}),
             _ => job(meta),
@@ -233,7 +249,7 @@ async fn run_engine(
             let mut c = Command::new(cluster().bin_dir.join("argocd-sync"));
             c.arg("--kubeconfig")
                 .arg(&cluster().kubeconfig)
-                .args(["--namespace", &ns.name, "--timeout", "2m"])
+                .args(["--namespace", &ns.name, "--timeout", "5m"])
                 .arg(dir);
             c
         } else {
@@ -243,7 +259,7 @@ async fn run_engine(
                 .arg("sync")
                 .arg(dir)
                 .args(["-n", &ns.name, "--applyset", "differential", "--prune"])
-                .args(["--timeout", "2m", "-o", "json", "--kubeconfig"])
+                .args(["--timeout", "5m", "-o", "json", "--kubeconfig"])
                 .arg(&cluster().kubeconfig);
             c
         };
@@ -285,7 +301,10 @@ fn tail(text: &str, n: usize) -> String {
 }
 
 /// Runs a case; `Err` holds the report of an undocumented difference.
-async fn run_case(case: Case, documented: &std::collections::BTreeMap<String, String>) -> Result<String, String> {
+async fn run_case(
+    case: Case,
+    documented: &std::collections::BTreeMap<String, String>,
+) -> Result<String, String> {
     for d in &case.differs {
         assert!(
             documented.contains_key(d),
@@ -309,7 +328,12 @@ async fn run_case(case: Case, documented: &std::collections::BTreeMap<String, St
         run_engine(&case, &ours_ns, &kinds, &dirs, false)
     );
     match compare(&argo, &ours) {
-        None => Ok(format!("{}: same ({} groups, {})", case.name, argo.groups.len(), argo.outcome)),
+        None => Ok(format!(
+            "{}: same ({} groups, {})",
+            case.name,
+            argo.groups.len(),
+            argo.outcome
+        )),
         Some(table) if !case.differs.is_empty() => Ok(format!(
             "{}: differs as documented ({}):\n{table}",
             case.name,
@@ -348,7 +372,11 @@ fn the_corpus_loads_and_every_documented_difference_exists() {
     assert!(cases.len() >= 40, "{} cases", cases.len());
     for case in &cases {
         for d in &case.differs {
-            assert!(documented.contains_key(d), "case {}: unknown difference {d}", case.name);
+            assert!(
+                documented.contains_key(d),
+                "case {}: unknown difference {d}",
+                case.name
+            );
         }
     }
     // Deterministic: the same seed gives the same app.
@@ -375,16 +403,14 @@ async fn argocd_engine_and_ours_write_in_the_same_order() {
     let documented = &documented;
     let results: Vec<Result<String, String>> = futures_util::stream::iter(cases)
         .map(|case| run_case(case, documented))
-        .buffer_unordered(4)
+        .buffer_unordered(8)
+        .inspect(|r| match r {
+            Ok(line) => eprintln!("{line}"),
+            Err(report) => eprintln!("{report}"),
+        })
         .collect()
         .await;
-    let mut failures = Vec::new();
-    for r in results {
-        match r {
-            Ok(line) => eprintln!("{line}"),
-            Err(report) => failures.push(report),
-        }
-    }
+    let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
     assert!(
         failures.is_empty(),
         "{} of {total} cases differ without a documented reason:\n\n{}",

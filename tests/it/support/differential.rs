@@ -189,7 +189,11 @@ fn side_by_side(left: &[String], right: &[String]) -> String {
     const WIDTH: usize = 60;
     let rows = left.len().max(right.len());
     let mut out = String::new();
-    let _ = writeln!(out, "   {:<3} {:<WIDTH$} | KUBECTL-WAVES", "#", "ARGO CD ENGINE");
+    let _ = writeln!(
+        out,
+        "   {:<3} {:<WIDTH$} | KUBECTL-WAVES",
+        "#", "ARGO CD ENGINE"
+    );
     for i in 0..rows {
         let l = left.get(i).map(String::as_str).unwrap_or("");
         let r = right.get(i).map(String::as_str).unwrap_or("");
@@ -197,7 +201,11 @@ fn side_by_side(left: &[String], right: &[String]) -> String {
         let lw = wrap(l, WIDTH);
         let rw = wrap(r, WIDTH);
         for line in 0..lw.len().max(rw.len()) {
-            let number = if line == 0 { (i + 1).to_string() } else { String::new() };
+            let number = if line == 0 {
+                (i + 1).to_string()
+            } else {
+                String::new()
+            };
             let m = if line == 0 { mark } else { " " };
             let _ = writeln!(
                 out,
@@ -285,7 +293,10 @@ mod tests {
         ];
         let a = groups(&argo, &ids());
         assert_eq!(a.len(), 3, "{a:?}");
-        assert_eq!(a[1].to_string(), "create Sync 0 ConfigMap {ConfigMap/a, ConfigMap/b}");
+        assert_eq!(
+            a[1].to_string(),
+            "create Sync 0 ConfigMap {ConfigMap/a, ConfigMap/b}"
+        );
         assert_eq!(a[2].to_string(), "create PostSync 0 Job {Job/smoke-*}");
         let side = |groups| Side {
             outcome: "Succeeded".into(),
@@ -312,8 +323,14 @@ mod tests {
         assert!(table.contains("ARGO CD ENGINE"), "{table}");
         let lines: Vec<&str> = table.lines().collect();
         assert!(lines[1].starts_with(" ≠ 1"), "{table}");
-        assert!(lines[1].contains("create Sync 0 Secret {Secret/s}"), "{table}");
-        assert!(lines[1].ends_with("create Sync 0 ConfigMap {ConfigMap/a}"), "{table}");
+        assert!(
+            lines[1].contains("create Sync 0 Secret {Secret/s}"),
+            "{table}"
+        );
+        assert!(
+            lines[1].ends_with("create Sync 0 ConfigMap {ConfigMap/a}"),
+            "{table}"
+        );
         assert!(lines[3].starts_with("   3"), "the results agree: {table}");
     }
 
@@ -330,7 +347,10 @@ mod tests {
             write(3, "DELETED", "Job", deleting),
             write(4, "DELETED", "ConfigMap", pruning),
         ];
-        let g: Vec<String> = groups(&trace, &ids()).iter().map(ToString::to_string).collect();
+        let g: Vec<String> = groups(&trace, &ids())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(
             g,
             [
