@@ -1573,7 +1573,8 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// SyncFail hooks: all at once, awaited, failures reported (not retried).
+    /// SyncFail hooks: kind group by kind group, then awaited together; failures reported (not
+    /// retried).
     async fn run_sync_fail(&mut self, units: &mut [Unit]) {
         self.emit(Event::SyncFailStarted { hooks: units.len() });
         let started = Instant::now();
@@ -1585,7 +1586,22 @@ impl<'a> Engine<'a> {
                 Waited::Failed
             }
             Ok(()) => {
-                if self.apply_group(number, units).await {
+                // Argo CD applies the SyncFail hooks in plan order one kind at a time, the hooks
+                // of a kind concurrently (gitops-engine's runTasks; the differential tests
+                // check it).
+                let mut applied = true;
+                let mut start = 0;
+                while applied && start < units.len() {
+                    let kind = &self.plan.objects[units[start].object].kind;
+                    let end = start
+                        + units[start..]
+                            .iter()
+                            .take_while(|u| &self.plan.objects[u.object].kind == kind)
+                            .count();
+                    applied = self.apply_group(number, &mut units[start..end]).await;
+                    start = end;
+                }
+                if applied {
                     // A fresh deadline: the sync's own may be what failed it.
                     let saved = self.started;
                     self.started = Instant::now();

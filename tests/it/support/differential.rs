@@ -125,7 +125,13 @@ pub fn groups(trace: &[Write], ids: &Identities) -> Vec<Group> {
         let label = match w.kind_of_event {
             "ADDED" if !being_deleted => {
                 let phase = hook_of(&w.object).unwrap_or_else(|| "Sync".to_string());
-                format!("create {phase} {} {}", wave_of(&w.object), w.kind)
+                if phase == "SyncFail" {
+                    // The SyncFail hooks are applied in one round, kind group by kind group
+                    // whatever their wave.
+                    format!("create {phase} {}", w.kind)
+                } else {
+                    format!("create {phase} {} {}", wave_of(&w.object), w.kind)
+                }
             }
             "MODIFIED" | "DELETED" if (being_deleted || w.kind_of_event == "DELETED") => {
                 if !deleting.insert(uid) {
