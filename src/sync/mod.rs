@@ -1598,7 +1598,7 @@ impl<'a> Engine<'a> {
                             .iter()
                             .take_while(|u| &self.plan.objects[u.object].kind == kind)
                             .count();
-                    applied = self.apply_group(number, &mut units[start..end]).await;
+                    applied = self.apply_group(number, &units[start..end]).await;
                     start = end;
                 }
                 if applied {
