@@ -433,7 +433,7 @@ impl<'a> Engine<'a> {
         match outcome {
             Outcome::Succeeded => {
                 self.narrow_inventory().await;
-                self.delete_hooks_by_policy(DeletePolicy::HookSucceeded)
+                self.delete_hooks_by_policy(DeletePolicy::HookSucceeded, 0)
                     .await;
                 message = format!(
                     "synced {} step{}",
@@ -442,10 +442,17 @@ impl<'a> Engine<'a> {
                 );
             }
             Outcome::Failed => {
+                // Argo CD's order (gitops-engine's sync_context.go, checked by the differential
+                // tests): the hooks with HookFailed are deleted as soon as the operation fails,
+                // before the SyncFail hooks start; SyncFail hooks with HookFailed once they ran.
+                self.delete_hooks_by_policy(DeletePolicy::HookFailed, 0)
+                    .await;
                 if !sync_fail_units.is_empty() {
+                    let before_sync_fail = self.ran_hooks.len();
                     self.run_sync_fail(&mut sync_fail_units).await;
+                    self.delete_hooks_by_policy(DeletePolicy::HookFailed, before_sync_fail)
+                        .await;
                 }
-                self.delete_hooks_by_policy(DeletePolicy::HookFailed).await;
             }
             Outcome::Terminated => {
                 self.stop_running_hooks().await;
@@ -1566,7 +1573,8 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// SyncFail hooks: all at once, awaited, failures reported (not retried).
+    /// SyncFail hooks: kind group by kind group, then awaited together; failures reported (not
+    /// retried).
     async fn run_sync_fail(&mut self, units: &mut [Unit]) {
         self.emit(Event::SyncFailStarted { hooks: units.len() });
         let started = Instant::now();
@@ -1578,7 +1586,22 @@ impl<'a> Engine<'a> {
                 Waited::Failed
             }
             Ok(()) => {
-                if self.apply_group(number, units).await {
+                // Argo CD applies the SyncFail hooks in plan order one kind at a time, the hooks
+                // of a kind concurrently (gitops-engine's runTasks; the differential tests
+                // check it).
+                let mut applied = true;
+                let mut start = 0;
+                while applied && start < units.len() {
+                    let kind = &self.plan.objects[units[start].object].kind;
+                    let end = start
+                        + units[start..]
+                            .iter()
+                            .take_while(|u| &self.plan.objects[u.object].kind == kind)
+                            .count();
+                    applied = self.apply_group(number, &units[start..end]).await;
+                    start = end;
+                }
+                if applied {
                     // A fresh deadline: the sync's own may be what failed it.
                     let saved = self.started;
                     self.started = Instant::now();
@@ -1611,14 +1634,14 @@ impl<'a> Engine<'a> {
         });
     }
 
-    /// After the operation: hooks whose policy matches the outcome are deleted.
-    async fn delete_hooks_by_policy(&mut self, policy: DeletePolicy) {
+    /// After the operation: hooks whose policy matches the outcome are deleted, of those run
+    /// from the `from`-th on.
+    async fn delete_hooks_by_policy(&mut self, policy: DeletePolicy, from: usize) {
         let reason = match policy {
             DeletePolicy::HookSucceeded => DeleteReason::HookSucceeded,
             _ => DeleteReason::HookFailed,
         };
-        let hooks: Vec<Unit> = self
-            .ran_hooks
+        let hooks: Vec<Unit> = self.ran_hooks[from..]
             .iter()
             .filter(|h| {
                 self.plan.objects[h.unit.object]

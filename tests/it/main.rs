@@ -5,6 +5,7 @@ mod broken;
 mod cluster_smoke;
 mod common;
 mod diff;
+mod differential;
 mod docs;
 mod gc;
 mod health;

@@ -7,5 +7,6 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod differential;
 pub mod operators;
 pub mod recorder;

@@ -1,0 +1,298 @@
+// argocd-sync syncs a folder of manifests into a namespace with Argo CD's own sync engine
+// (github.com/argoproj/gitops-engine, the version Argo CD v3.2.0 uses), as a library. The
+// differential tests (tests/differential) run it and `kubectl waves sync` on the same input
+// in two namespaces of one testenv cluster and compare what the cluster saw.
+//
+//	argocd-sync --kubeconfig FILE --namespace NS [--app NAME] [--prune=true] [--timeout 3m] PATH...
+//
+// PATH is a file or a folder (read recursively: *.yaml, *.yml, *.json). The result goes to
+// stdout as one JSON object {phase, message, resources: [...]}; exit code 0 when the
+// operation Succeeded, 1 when it Failed or Errored, 2 on bad input, 3 on timeout.
+//
+// It drives the engine the way Argo CD's application controller does (see syncOnce), with the
+// engine's built-in health checks, and Argo CD's tracking annotation
+// deciding which live objects belong to the app (so a second run prunes what the first run
+// created and the second input lacks). It does not add what the Argo CD application
+// controller adds around the engine (the 2 s delay between waves, Lua health checks,
+// Application-level sync options): docs/argocd-differences.md lists what that means for
+// the comparison.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/argoproj/gitops-engine/pkg/cache"
+	"github.com/argoproj/gitops-engine/pkg/sync"
+	"github.com/argoproj/gitops-engine/pkg/sync/common"
+	"github.com/argoproj/gitops-engine/pkg/utils/kube"
+	"github.com/argoproj/gitops-engine/pkg/utils/tracing"
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+	"k8s.io/klog/v2/textlogger"
+)
+
+// trackingAnnotation is the annotation Argo CD's annotation-based tracking writes:
+// "<app>:<group>/<kind>:<namespace>/<name>".
+const trackingAnnotation = "argocd.argoproj.io/tracking-id"
+
+type resourceResult struct {
+	Group     string `json:"group"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Status    string `json:"status"`
+	Message   string `json:"message"`
+	HookType  string `json:"hookType,omitempty"`
+	HookPhase string `json:"hookPhase,omitempty"`
+	SyncPhase string `json:"syncPhase"`
+}
+
+type output struct {
+	Phase     string           `json:"phase"`
+	Message   string           `json:"message"`
+	Resources []resourceResult `json:"resources"`
+}
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	var (
+		kubeconfig = flag.String("kubeconfig", "", "kubeconfig of the cluster (required)")
+		namespace  = flag.String("namespace", "", "namespace for namespaced objects without one (required)")
+		app        = flag.String("app", "", "application name in the tracking annotation (default: the namespace)")
+		prune      = flag.Bool("prune", true, "prune live objects of the app that the input lacks")
+		timeout    = flag.Duration("timeout", 3*time.Minute, "give up (and terminate the operation) after this long")
+		verbose    = flag.Int("v", -1, "engine log verbosity on stderr (-1: no log)")
+	)
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: argocd-sync --kubeconfig FILE --namespace NS [--app NAME] [--prune=true] [--timeout 3m] PATH...")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if *kubeconfig == "" || *namespace == "" || flag.NArg() == 0 {
+		flag.Usage()
+		return 2
+	}
+	if *app == "" {
+		*app = *namespace
+	}
+	// client-go and the engine log through klog; keep stderr quiet unless asked.
+	log := logr.Discard()
+	if *verbose >= 0 {
+		log = textlogger.NewLogger(textlogger.NewConfig(textlogger.Verbosity(*verbose)))
+	}
+	klog.SetLogger(log)
+
+	targets, err := readManifests(flag.Args())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "argocd-sync: %v\n", err)
+		return 2
+	}
+	for _, t := range targets {
+		track(t, *app, *namespace)
+	}
+
+	config, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "argocd-sync: kubeconfig %s: %v\n", *kubeconfig, err)
+		return 2
+	}
+	// Cluster-wide, as Argo CD's controller watches a cluster: the corpus has Namespaces and
+	// CRDs, which a namespaced cache cannot manage.
+	clusterCache := cache.NewClusterCache(config,
+		cache.SetLogr(log),
+		// Keep the manifests of the objects of any app: GetManagedLiveObjs returns only
+		// cached manifests.
+		cache.SetPopulateResourceInfoHandler(func(un *unstructured.Unstructured, _ bool) (any, bool) {
+			app := appOf(un)
+			return app, app != ""
+		}),
+	)
+	if err := clusterCache.EnsureSynced(); err != nil {
+		fmt.Fprintf(os.Stderr, "argocd-sync: starting the cluster cache: %v\n", err)
+		return 1
+	}
+	defer clusterCache.Invalidate()
+
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	results, syncErr := syncOnce(ctx, clusterCache, config, log, targets, *app, *namespace, *prune)
+
+	out := output{Phase: string(common.OperationSucceeded), Resources: []resourceResult{}}
+	code := 0
+	switch {
+	case errors.Is(syncErr, context.DeadlineExceeded):
+		out.Phase, out.Message, code = "Timeout", fmt.Sprintf("not finished after %s", *timeout), 3
+	case syncErr != nil:
+		// The engine reports Failed and Error alike as an error "sync operation failed: …".
+		out.Phase, out.Message, code = string(common.OperationFailed), syncErr.Error(), 1
+	}
+	for _, r := range results {
+		out.Resources = append(out.Resources, resourceResult{
+			Group:     r.ResourceKey.Group,
+			Kind:      r.ResourceKey.Kind,
+			Namespace: r.ResourceKey.Namespace,
+			Name:      r.ResourceKey.Name,
+			Status:    string(r.Status),
+			Message:   r.Message,
+			HookType:  string(r.HookType),
+			HookPhase: string(r.HookPhase),
+			SyncPhase: string(r.SyncPhase),
+		})
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		fmt.Fprintf(os.Stderr, "argocd-sync: writing the result: %v\n", err)
+		return 1
+	}
+	return code
+}
+
+// syncOnce runs one sync operation to its end the way Argo CD's application controller
+// drives the engine: every round reconciles the targets with the app's live objects as the
+// cluster cache has them now, builds a sync context from that and the operation's state so
+// far (sync.WithInitialState), and calls Sync once; a round runs on every change of an app
+// object and at least every second. (gitops-engine's engine.Sync builds one sync context for
+// the whole operation: it never sees the hooks it creates complete, and it skips the hooks
+// when nothing changed — Argo CD runs them on every sync, and so does kubectl-waves.)
+func syncOnce(ctx context.Context, clusterCache cache.ClusterCache, config *rest.Config, log logr.Logger,
+	targets []*unstructured.Unstructured, app, namespace string, prune bool,
+) ([]common.ResourceSyncResult, error) {
+	isManaged := func(r *cache.Resource) bool {
+		owner, _ := r.Info.(string)
+		return owner == app
+	}
+	changed := make(chan struct{}, 1)
+	unsubscribe := clusterCache.OnResourceUpdated(func(newRes, oldRes *cache.Resource, _ map[kube.ResourceKey]*cache.Resource) {
+		res := newRes
+		if res == nil {
+			res = oldRes
+		}
+		if isManaged(res) {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		}
+	})
+	defer unsubscribe()
+
+	kubectl := &kube.KubectlCmd{Log: log, Tracer: tracing.NopTracer{}}
+	startedAt := metav1.Now()
+	phase, message := common.OperationRunning, ""
+	var results []common.ResourceSyncResult
+	for {
+		live, err := clusterCache.GetManagedLiveObjs(targets, isManaged)
+		if err != nil {
+			return results, fmt.Errorf("reading the live objects: %w", err)
+		}
+		reconciled := sync.Reconcile(targets, live, namespace, clusterCache)
+		syncCtx, cleanup, err := sync.NewSyncContext("differential", reconciled, config, config, kubectl,
+			namespace, clusterCache.GetOpenAPISchema(),
+			sync.WithPrune(prune), sync.WithLogr(log),
+			sync.WithInitialState(phase, message, results, startedAt))
+		if err != nil {
+			return results, fmt.Errorf("creating the sync context: %w", err)
+		}
+		syncCtx.Sync()
+		phase, message, results = syncCtx.GetState()
+		if phase.Completed() {
+			cleanup()
+			if !phase.Successful() {
+				return results, fmt.Errorf("sync operation %s: %s", phase, message)
+			}
+			return results, nil
+		}
+		select {
+		case <-ctx.Done():
+			syncCtx.Terminate()
+			cleanup()
+			return results, ctx.Err()
+		case <-time.After(time.Second):
+		case <-changed:
+		}
+		cleanup()
+	}
+}
+
+// readManifests reads every *.yaml, *.yml and *.json under the paths, in path order.
+func readManifests(paths []string) ([]*unstructured.Unstructured, error) {
+	var files []string
+	for _, p := range paths {
+		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				return nil
+			}
+			switch strings.ToLower(filepath.Ext(path)) {
+			case ".yaml", ".yml", ".json":
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(files)
+	var all []*unstructured.Unstructured
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		items, err := kube.SplitYAML(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		all = append(all, items...)
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("no manifests under %s", strings.Join(paths, ", "))
+	}
+	return all, nil
+}
+
+// track writes Argo CD's tracking annotation for app on obj.
+func track(obj *unstructured.Unstructured, app, defaultNamespace string) {
+	ns := obj.GetNamespace()
+	if ns == "" {
+		ns = defaultNamespace
+	}
+	gvk := obj.GroupVersionKind()
+	annotations := obj.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[trackingAnnotation] = fmt.Sprintf("%s:%s/%s:%s/%s", app, gvk.Group, gvk.Kind, ns, obj.GetName())
+	obj.SetAnnotations(annotations)
+}
+
+// appOf is the app named by obj's tracking annotation, or "".
+func appOf(obj *unstructured.Unstructured) string {
+	id := obj.GetAnnotations()[trackingAnnotation]
+	app, _, found := strings.Cut(id, ":")
+	if !found {
+		return ""
+	}
+	return app
+}

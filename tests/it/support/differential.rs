@@ -1,0 +1,384 @@
+//! Comparing two traces of one sync: Argo CD's engine (`testenv/argocd`) and ours, each run on
+//! the same manifests in its own namespace of the same cluster, recorded by
+//! [`super::recorder::Recorder`].
+//!
+//! A trace becomes a sequence of *groups*. Each recorded write of an object of the case is a
+//! step: a creation (ADDED), or the start of a deletion (the first MODIFIED carrying a
+//! `deletionTimestamp`, else DELETED). Consecutive steps with the same label form one group,
+//! compared as a set, because inside a group neither engine promises an order:
+//! - creation: label `create <phase> <wave> <Kind>` — gitops-engine applies the tasks of one
+//!   (phase, wave) kind by kind, the objects of one kind concurrently; objects that tie in its
+//!   sort (same phase, wave, kind and name) come out of a Go map in no defined order;
+//! - deletion of a hook: label `delete hook` — hook clean-up (HookSucceeded, HookFailed,
+//!   BeforeHookCreation) runs concurrently over the hooks it concerns;
+//! - deletion of anything else (a prune): label `prune <wave>` — the prune tasks of one wave
+//!   run concurrently, whatever their kind.
+//!
+//! Phase and wave come from the object's own annotations as the cluster stored them (Argo
+//! CD's, else Helm's), so the labels say nothing about either engine's reading of them: two
+//! traces are equal when the cluster saw the same writes in the same order up to
+//! reordering inside a group.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt::Write as _;
+
+use super::recorder::Write;
+
+/// The objects a case may write, to recognise them in a trace: fixed names and `generateName`
+/// prefixes, per kind. Anything else in the namespace (controller-made Pods and ReplicaSets,
+/// `kube-root-ca.crt`, our inventory Secret and Lease) is not part of the comparison.
+#[derive(Debug, Default, Clone)]
+pub struct Identities {
+    names: HashSet<(String, String)>,
+    prefixes: Vec<(String, String)>,
+}
+
+impl Identities {
+    /// From the manifests of a case (every sync of it).
+    pub fn of(docs: &[serde_json::Value]) -> Identities {
+        let mut ids = Identities::default();
+        for doc in docs {
+            let kind = doc["kind"].as_str().unwrap_or_default().to_string();
+            let meta = &doc["metadata"];
+            if let Some(name) = meta["name"].as_str() {
+                ids.names.insert((kind, name.to_string()));
+            } else if let Some(prefix) = meta["generateName"].as_str() {
+                ids.prefixes.push((kind, prefix.to_string()));
+            }
+        }
+        // Longest prefix first, so `a-b-` wins over `a-`.
+        ids.prefixes
+            .sort_by_key(|(_, p)| std::cmp::Reverse(p.len()));
+        ids
+    }
+
+    /// How `kind/name` is named in a comparison: its name, or `prefix*` for a generated one;
+    /// `None` when the object is not one of the case's.
+    pub fn identify(&self, kind: &str, name: &str) -> Option<String> {
+        if self.names.contains(&(kind.to_string(), name.to_string())) {
+            return Some(name.to_string());
+        }
+        self.prefixes
+            .iter()
+            .find(|(k, p)| k == kind && name.starts_with(p.as_str()))
+            .map(|(_, p)| format!("{p}*"))
+    }
+}
+
+/// One group: a label and the objects (`Kind/identity`) it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub label: String,
+    pub members: BTreeSet<String>,
+}
+
+impl std::fmt::Display for Group {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let members: Vec<&str> = self.members.iter().map(String::as_str).collect();
+        write!(f, "{} {{{}}}", self.label, members.join(", "))
+    }
+}
+
+fn annotation<'a>(object: &'a serde_json::Value, key: &str) -> Option<&'a str> {
+    object["metadata"]["annotations"][key].as_str()
+}
+
+/// The hook phases of an object as written (`PreSync`, `PreSync,PostSync`, a Helm hook
+/// list), or `None` for a non-hook object.
+fn hook_of(object: &serde_json::Value) -> Option<String> {
+    annotation(object, "argocd.argoproj.io/hook")
+        .or_else(|| annotation(object, "helm.sh/hook"))
+        .map(|h| h.split(',').map(str::trim).collect::<Vec<_>>().join(","))
+}
+
+fn wave_of(object: &serde_json::Value) -> String {
+    annotation(object, "argocd.argoproj.io/sync-wave")
+        .or_else(|| annotation(object, "helm.sh/hook-weight"))
+        .map(|w| w.trim().to_string())
+        .unwrap_or_else(|| "0".to_string())
+}
+
+fn is_owned(object: &serde_json::Value) -> bool {
+    object["metadata"]["ownerReferences"]
+        .as_array()
+        .is_some_and(|refs| !refs.is_empty())
+}
+
+/// The groups of a trace (see the module's documentation).
+pub fn groups(trace: &[Write], ids: &Identities) -> Vec<Group> {
+    let mut steps: Vec<(String, String)> = Vec::new();
+    // uids whose deletion was already seen starting
+    let mut deleting: HashSet<String> = HashSet::new();
+    for w in trace {
+        if is_owned(&w.object) {
+            continue;
+        }
+        let Some(id) = ids.identify(&w.kind, &w.name) else {
+            continue;
+        };
+        let uid = w.object["metadata"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let member = format!("{}/{id}", w.kind);
+        let being_deleted = !w.object["metadata"]["deletionTimestamp"].is_null();
+        let label = match w.kind_of_event {
+            "ADDED" if !being_deleted => {
+                let phase = hook_of(&w.object).unwrap_or_else(|| "Sync".to_string());
+                if phase == "SyncFail" {
+                    // The SyncFail hooks are applied in one round, kind group by kind group
+                    // whatever their wave.
+                    format!("create {phase} {}", w.kind)
+                } else {
+                    format!("create {phase} {} {}", wave_of(&w.object), w.kind)
+                }
+            }
+            "MODIFIED" | "DELETED" if (being_deleted || w.kind_of_event == "DELETED") => {
+                if !deleting.insert(uid) {
+                    continue;
+                }
+                match hook_of(&w.object) {
+                    Some(_) => "delete hook".to_string(),
+                    None => format!("prune {}", wave_of(&w.object)),
+                }
+            }
+            _ => continue,
+        };
+        steps.push((label, member));
+    }
+    let mut out: Vec<Group> = Vec::new();
+    for (label, member) in steps {
+        match out.last_mut() {
+            Some(g) if g.label == label => {
+                g.members.insert(member);
+            }
+            _ => out.push(Group {
+                label,
+                members: BTreeSet::from([member]),
+            }),
+        }
+    }
+    out
+}
+
+/// The outcome of one engine's run, as compared: `Succeeded` or `Failed` (anything else is
+/// shown as it is and never equal to the other side's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Side {
+    pub outcome: String,
+    pub groups: Vec<Group>,
+}
+
+/// `None` when both sides agree; otherwise a side-by-side table of the two, the rows that
+/// differ marked `≠`.
+pub fn compare(argocd: &Side, ours: &Side) -> Option<String> {
+    if argocd == ours {
+        return None;
+    }
+    let left: Vec<String> = argocd
+        .groups
+        .iter()
+        .map(ToString::to_string)
+        .chain([format!("result {}", argocd.outcome)])
+        .collect();
+    let right: Vec<String> = ours
+        .groups
+        .iter()
+        .map(ToString::to_string)
+        .chain([format!("result {}", ours.outcome)])
+        .collect();
+    Some(side_by_side(&left, &right))
+}
+
+/// Rows `#  ARGO CD  KUBECTL-WAVES`, wrapped at 60 columns per side.
+fn side_by_side(left: &[String], right: &[String]) -> String {
+    const WIDTH: usize = 60;
+    let rows = left.len().max(right.len());
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "   {:<3} {:<WIDTH$} | KUBECTL-WAVES",
+        "#", "ARGO CD ENGINE"
+    );
+    for i in 0..rows {
+        let l = left.get(i).map(String::as_str).unwrap_or("");
+        let r = right.get(i).map(String::as_str).unwrap_or("");
+        let mark = if l == r { " " } else { "≠" };
+        let lw = wrap(l, WIDTH);
+        let rw = wrap(r, WIDTH);
+        for line in 0..lw.len().max(rw.len()) {
+            let number = if line == 0 {
+                (i + 1).to_string()
+            } else {
+                String::new()
+            };
+            let m = if line == 0 { mark } else { " " };
+            let _ = writeln!(
+                out,
+                " {m} {number:<3} {:<WIDTH$} | {}",
+                lw.get(line).map(String::as_str).unwrap_or(""),
+                rw.get(line).map(String::as_str).unwrap_or("")
+            );
+        }
+    }
+    out
+}
+
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let last = lines.last_mut().expect("one line");
+        if !last.is_empty() && last.chars().count() + 1 + word.chars().count() > width {
+            lines.push(word.to_string());
+        } else {
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    lines
+}
+
+/// The differences `docs/argocd-differences.md` documents: its `### D<n>: …` headings, by id.
+pub fn documented_differences(markdown: &str) -> BTreeMap<String, String> {
+    markdown
+        .lines()
+        .filter_map(|l| l.strip_prefix("### "))
+        .filter_map(|h| h.split_once(": "))
+        .filter(|(id, _)| id.starts_with('D') && id[1..].chars().all(|c| c.is_ascii_digit()))
+        .map(|(id, title)| (id.to_string(), title.to_string()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn write(rv: u64, what: &'static str, kind: &str, object: serde_json::Value) -> Write {
+        Write {
+            rv,
+            kind_of_event: what,
+            kind: kind.to_string(),
+            name: object["metadata"]["name"].as_str().unwrap().to_string(),
+            object,
+        }
+    }
+
+    fn obj(name: &str, annotations: serde_json::Value) -> serde_json::Value {
+        json!({"metadata": {"name": name, "uid": format!("uid-{name}"), "annotations": annotations}})
+    }
+
+    fn ids() -> Identities {
+        Identities::of(&[
+            json!({"kind": "ConfigMap", "metadata": {"name": "a"}}),
+            json!({"kind": "ConfigMap", "metadata": {"name": "b"}}),
+            json!({"kind": "Secret", "metadata": {"name": "s"}}),
+            json!({"kind": "Job", "metadata": {"generateName": "smoke-"}}),
+            json!({"kind": "Job", "metadata": {"name": "migrate"}}),
+        ])
+    }
+
+    #[test]
+    fn a_group_is_a_set_and_generated_names_compare_by_prefix() {
+        let hook = json!({"argocd.argoproj.io/hook": "PostSync"});
+        let argo = [
+            write(1, "ADDED", "Secret", obj("s", json!({}))),
+            write(2, "ADDED", "ConfigMap", obj("a", json!({}))),
+            write(3, "ADDED", "ConfigMap", obj("b", json!({}))),
+            write(4, "ADDED", "Job", obj("smoke-abc-postsync", hook.clone())),
+        ];
+        let ours = [
+            write(11, "ADDED", "Secret", obj("s", json!({}))),
+            write(12, "ADDED", "ConfigMap", obj("b", json!({}))),
+            write(13, "ADDED", "ConfigMap", obj("a", json!({}))),
+            // not one of the case's objects: ignored
+            write(14, "ADDED", "Secret", obj("inventory", json!({}))),
+            write(15, "ADDED", "Job", obj("smoke-xyz-postsync", hook)),
+        ];
+        let a = groups(&argo, &ids());
+        assert_eq!(a.len(), 3, "{a:?}");
+        assert_eq!(
+            a[1].to_string(),
+            "create Sync 0 ConfigMap {ConfigMap/a, ConfigMap/b}"
+        );
+        assert_eq!(a[2].to_string(), "create PostSync 0 Job {Job/smoke-*}");
+        let side = |groups| Side {
+            outcome: "Succeeded".into(),
+            groups,
+        };
+        assert_eq!(compare(&side(a), &side(groups(&ours, &ids()))), None);
+    }
+
+    #[test]
+    fn an_order_across_groups_is_a_difference_shown_side_by_side() {
+        let argo = [
+            write(1, "ADDED", "Secret", obj("s", json!({}))),
+            write(2, "ADDED", "ConfigMap", obj("a", json!({}))),
+        ];
+        let ours = [
+            write(1, "ADDED", "ConfigMap", obj("a", json!({}))),
+            write(2, "ADDED", "Secret", obj("s", json!({}))),
+        ];
+        let side = |t: &[Write]| Side {
+            outcome: "Succeeded".into(),
+            groups: groups(t, &ids()),
+        };
+        let table = compare(&side(&argo), &side(&ours)).expect("a difference");
+        assert!(table.contains("ARGO CD ENGINE"), "{table}");
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[1].starts_with(" ≠ 1"), "{table}");
+        assert!(
+            lines[1].contains("create Sync 0 Secret {Secret/s}"),
+            "{table}"
+        );
+        assert!(
+            lines[1].ends_with("create Sync 0 ConfigMap {ConfigMap/a}"),
+            "{table}"
+        );
+        assert!(lines[3].starts_with("   3"), "the results agree: {table}");
+    }
+
+    #[test]
+    fn deletions_count_once_from_their_start_hooks_and_prunes_apart() {
+        let hook = json!({"argocd.argoproj.io/hook": "PreSync"});
+        let mut deleting = obj("migrate", hook.clone());
+        deleting["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        let mut pruning = obj("a", json!({"argocd.argoproj.io/sync-wave": "3"}));
+        pruning["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        let trace = [
+            write(1, "ADDED", "Job", obj("migrate", hook)),
+            write(2, "MODIFIED", "Job", deleting.clone()),
+            write(3, "DELETED", "Job", deleting),
+            write(4, "DELETED", "ConfigMap", pruning),
+        ];
+        let g: Vec<String> = groups(&trace, &ids())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            g,
+            [
+                "create PreSync 0 Job {Job/migrate}",
+                "delete hook {Job/migrate}",
+                "prune 3 {ConfigMap/a}"
+            ]
+        );
+    }
+
+    #[test]
+    fn owned_objects_are_not_the_cases() {
+        let mut pod = obj("migrate", json!({}));
+        pod["metadata"]["ownerReferences"] = json!([{"kind": "Job", "name": "migrate"}]);
+        assert!(groups(&[write(1, "ADDED", "Job", pod)], &ids()).is_empty());
+    }
+
+    #[test]
+    fn documented_differences_are_the_d_headings() {
+        let md = "# x\n### D1: strict errors\ntext\n### Not one\n### D12: no 2 s delay\n";
+        let d = documented_differences(md);
+        assert_eq!(d.keys().collect::<Vec<_>>(), ["D1", "D12"]);
+        assert_eq!(d["D12"], "no 2 s delay");
+    }
+}
