@@ -313,7 +313,14 @@ fn edit_one(path: &Path, edits: &[ObjectEdit]) -> Result<Option<PathBuf>, EditEr
             .into());
         }
     }
-    let bytes = fs::read(&target).map_err(io)?;
+    let bytes = crate::manifest::read::read_capped(
+        fs::File::open(&target).map_err(io)?,
+        &crate::manifest::read::display_path(path),
+    )
+    .map_err(|message| EditError::Io {
+        path: path.to_owned(),
+        source: std::io::Error::other(message),
+    })?;
     let text = std::str::from_utf8(&bytes).map_err(|_| Unsupported::NotUtf8)?;
     let new = edit_text(text, Format::detect(path, text), edits)?;
     if new == text {

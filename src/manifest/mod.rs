@@ -4,11 +4,11 @@
 
 pub mod git;
 mod parse;
+pub mod read;
 pub mod render;
 mod schema;
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,6 +18,7 @@ use crate::par::par_map;
 
 pub use parse::parse_file;
 pub(crate) use parse::yaml_options;
+pub use read::is_manifest_name;
 
 /// Where to read manifests from.
 #[derive(Debug, Clone)]
@@ -114,17 +115,14 @@ pub fn read_input(input: &Input) -> (Vec<InputFile>, Vec<Diagnostic>) {
     let mut files = Vec::new();
     let mut diags = Vec::new();
     match input {
-        Input::Stdin => {
-            let mut text = String::new();
-            match std::io::stdin().read_to_string(&mut text) {
-                Ok(_) => files.push(InputFile {
-                    display: "<stdin>".into(),
-                    json: looks_like_json(&text),
-                    text,
-                }),
-                Err(e) => diags.push(unreadable("<stdin>", format!("cannot read stdin: {e}"))),
-            }
-        }
+        Input::Stdin => match read::read_stdin_text() {
+            Ok(text) => files.push(InputFile {
+                display: "<stdin>".into(),
+                json: looks_like_json(&text),
+                text,
+            }),
+            Err(message) => diags.push(unreadable("<stdin>", message)),
+        },
         Input::Paths(paths) => {
             let (list, mut walked) = walk_paths(paths);
             diags.append(&mut walked);
@@ -159,65 +157,24 @@ pub fn read_input(input: &Input) -> (Vec<InputFile>, Vec<Diagnostic>) {
     (files, diags)
 }
 
-/// Whether a file name is one we read when walking a directory.
-pub fn is_manifest_name(name: &str) -> bool {
-    name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json")
-}
-
-fn looks_like_json(text: &str) -> bool {
+pub(crate) fn looks_like_json(text: &str) -> bool {
     text.trim_start().starts_with('{')
 }
 
-/// The files to read under `paths`, in order: directories recursively and sorted, manifest
-/// names only; a file named explicitly whatever its name.
+/// The files to read under `paths` ([`read::walk_paths`]); problems become diagnostics.
 fn walk_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<Diagnostic>) {
-    let mut list = Vec::new();
-    let mut diags = Vec::new();
-    for path in paths {
-        walk(path, true, &mut list, &mut diags);
-    }
+    let (list, problems) = read::walk_paths(paths);
+    let diags = problems
+        .into_iter()
+        .map(|(display, message)| unreadable(&display, message))
+        .collect();
     (list, diags)
 }
 
-fn walk(path: &Path, explicit: bool, list: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
-    let display = path.display().to_string();
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => {
-            diags.push(unreadable(&display, format!("cannot read {display}: {e}")));
-            return;
-        }
-    };
-    if meta.is_dir() {
-        let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
-            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-            Err(e) => {
-                diags.push(unreadable(&display, format!("cannot list {display}: {e}")));
-                return;
-            }
-        };
-        entries.sort();
-        for entry in entries {
-            let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name.starts_with('.') {
-                continue; // .git and editor droppings
-            }
-            if entry.is_dir() || is_manifest_name(name) {
-                walk(&entry, false, list, diags);
-            }
-        }
-    } else if explicit || is_manifest_name(&display) {
-        list.push(path.to_path_buf());
-    }
-}
-
-/// Reads one file as UTF-8 text.
+/// Reads one file as UTF-8 text, under the size cap.
 fn read_file(path: &Path) -> Result<InputFile, Diagnostic> {
-    let display = path.display().to_string();
-    let bytes = std::fs::read(path)
-        .map_err(|e| unreadable(&display, format!("cannot read {display}: {e}")))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| unreadable(&display, format!("{display} is not UTF-8 text")))?;
+    let display = read::display_path(path);
+    let text = read::read_text_file(path).map_err(|message| unreadable(&display, message))?;
     let json = display.ends_with(".json")
         || (!display.ends_with(".yaml") && !display.ends_with(".yml") && looks_like_json(&text));
     Ok(InputFile {

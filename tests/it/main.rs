@@ -7,6 +7,7 @@ mod common;
 mod diff;
 mod gc;
 mod health;
+mod hostile;
 mod plan;
 mod sources;
 mod status;

@@ -1,0 +1,185 @@
+//! Hostile input (docs/reliability.md): nothing hangs, nothing is read without bound, nothing
+//! is silently wrong; every refusal is exit 2 with a message naming the input.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{bin, run};
+
+const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: demo\n";
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+/// Runs the binary with a deadline, so a regression shows as a failure, not a hung suite.
+fn run_within(args: &[&str], stdin: Stdio, limit: Duration) -> (i32, String, String) {
+    let mut child = Command::new(bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBECTL_WAVES_MAX_INPUT_SIZE")
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`kubectl-waves {}` still running after {limit:?}",
+                args.join(" ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn plan_dir(dir: &Path) -> (i32, String, String) {
+    run_within(
+        &["plan", dir.to_str().unwrap()],
+        Stdio::null(),
+        Duration::from_secs(20),
+    )
+}
+
+#[cfg(unix)]
+#[test]
+fn symlink_loops_are_not_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "cm.yaml", CM);
+    std::os::unix::fs::symlink(".", tmp.path().join("self")).unwrap();
+    std::os::unix::fs::symlink(".", tmp.path().join("again")).unwrap();
+    let (code, stdout, stderr) = plan_dir(tmp.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("WAVES204"), "read twice: {stderr}");
+    assert!(stdout.contains("demo/a"), "{stdout}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_to_a_file_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let other = tempfile::tempdir().unwrap();
+    write(other.path(), "real.txt", CM);
+    std::os::unix::fs::symlink(other.path().join("real.txt"), tmp.path().join("cm.yaml")).unwrap();
+    let (code, stdout, stderr) = plan_dir(tmp.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("demo/a"), "{stdout}");
+}
+
+#[cfg(unix)]
+#[test]
+fn special_files_in_a_directory_are_refused_not_opened() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "cm.yaml", CM);
+    let fifo = tmp.path().join("x.yaml");
+    let status = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success());
+    std::os::unix::fs::symlink("/dev/zero", tmp.path().join("zero.yaml")).unwrap();
+    let (code, _, stderr) = plan_dir(tmp.path());
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("x.yaml is not a regular file (a FIFO)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("zero.yaml is not a regular file (a character device)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_endless_stdin_stops_at_the_cap() {
+    let zero = std::fs::File::open("/dev/zero").unwrap();
+    let (code, _, stderr) = run_within(
+        &["plan", "--max-input-size", "1Mi", "-f", "-"],
+        Stdio::from(zero),
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("<stdin> is larger than the input limit of 1 MiB"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--max-input-size"), "{stderr}");
+}
+
+#[test]
+fn an_endless_file_named_explicitly_stops_at_the_cap() {
+    let (code, _, stderr) = run_within(
+        &["health", "--max-input-size", "1Mi", "/dev/zero"],
+        Stdio::null(),
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("/dev/zero is larger than the input limit"),
+        "{stderr}"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "cm.yaml", CM);
+    let (code, _, stderr) = run_within(
+        &[
+            "health",
+            "--max-input-size",
+            "1Mi",
+            "--health-config",
+            "/dev/zero",
+            tmp.path().to_str().unwrap(),
+        ],
+        Stdio::null(),
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("/dev/zero is larger than the input limit"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_cap_applies_to_each_file_and_can_be_raised() {
+    let tmp = tempfile::tempdir().unwrap();
+    let big = format!("{CM}data:\n  blob: \"{}\"\n", "x".repeat(3000));
+    write(tmp.path(), "big.yaml", &big);
+    let dir = tmp.path().to_str().unwrap();
+    let (code, _, stderr) = run(&["plan", "--max-input-size", "2Ki", dir]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("big.yaml is larger than the input limit of 2 KiB"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&["plan", "--max-input-size", "4Ki", dir]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = run(&["plan", "--max-input-size", "lots", dir]);
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_file_name_that_is_not_utf8_is_reported() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"bad\xff.yaml");
+    std::fs::write(tmp.path().join(name), CM).unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    for args in [vec!["plan", dir], vec!["annotate", "--check", dir]] {
+        let (code, _, stderr) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains("bad\\xff.yaml is not UTF-8"), "{stderr}");
+    }
+}
