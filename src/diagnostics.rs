@@ -116,6 +116,20 @@ impl Serialize for Code {
     }
 }
 
+/// How much of a value a message quotes: enough to recognise it, never a whole 50 MB value.
+pub const EXCERPT_CHARS: usize = 64;
+
+/// `text` as a message quotes it: cut after [`EXCERPT_CHARS`] characters, saying how long the
+/// whole is.
+pub fn excerpt(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((cut, _)) => {
+            std::borrow::Cow::Owned(format!("{}… ({} bytes in all)", &text[..cut], text.len()))
+        }
+    }
+}
+
 /// One finding, tied to an object and the line it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {

@@ -53,6 +53,7 @@ pub fn run(args: &AnnotateArgs, global: &GlobalArgs) -> CommandResult {
     let options = Options {
         rewrite: args.rewrite,
         lenient: args.lenient,
+        destination_namespace: global.namespace.clone(),
     };
     if args.krm {
         return krm(args, options);

@@ -58,10 +58,10 @@ pub struct Loaded {
     pub files: usize,
 }
 
-/// Reads all input, parses it, and checks for duplicate objects. Files are read and parsed
-/// on all cores.
+/// Reads all input and parses it, files on all cores. Duplicates are found when the plan is
+/// built ([`check_duplicates`]), which knows the namespace of objects without one.
 pub fn load(input: &Input) -> Loaded {
-    let mut loaded = match input {
+    match input {
         Input::Paths(paths) => {
             let (list, mut diagnostics) = walk_paths(paths);
             let results = par_map(&list, |path| match read_file(path) {
@@ -82,9 +82,7 @@ pub fn load(input: &Input) -> Loaded {
             loaded.files = files.len();
             loaded
         }
-    };
-    check_duplicates(&loaded.objects, &mut loaded.diagnostics);
-    loaded
+    }
 }
 
 /// Parses already-read files, in parallel, keeping input order.
@@ -184,14 +182,33 @@ fn read_file(path: &Path) -> Result<InputFile, Diagnostic> {
     })
 }
 
-/// Reports every object defined more than once, naming both places.
-pub fn check_duplicates(objects: &[Object], diags: &mut Vec<Diagnostic>) {
+/// The identity the apiserver gives an object: a built-in cluster-scoped kind has no
+/// namespace whatever is written; an object without one gets `destination` (`-n`).
+pub fn effective_key(obj: &Object, destination: Option<&str>) -> crate::model::ObjectKey {
+    let mut key = obj.key();
+    if crate::model::known::is_builtin_cluster_scoped(&obj.group, &obj.kind) {
+        key.namespace.clear();
+    } else if key.namespace.is_empty() {
+        key.namespace = destination.unwrap_or("").to_string();
+    }
+    key
+}
+
+/// Reports every object defined more than once, naming both places; `destination` is `-n`,
+/// the namespace of objects without one (without `-n` it depends on the kubeconfig, so
+/// `name` and `default/name` are told apart).
+pub fn check_duplicates(
+    objects: &[Object],
+    destination: Option<&str>,
+    diags: &mut Vec<Diagnostic>,
+) {
     let mut seen: HashMap<crate::model::ObjectKey, &Source> = HashMap::with_capacity(objects.len());
     for obj in objects {
         if obj.generate_name {
             continue;
         }
-        if let Some(first) = seen.get(&obj.key()) {
+        let key = effective_key(obj, destination);
+        if let Some(first) = seen.get(&key) {
             diags.push(Diagnostic::new(
                 Code::DuplicateObject,
                 &obj.source,
@@ -204,7 +221,7 @@ pub fn check_duplicates(objects: &[Object], diags: &mut Vec<Diagnostic>) {
                 ),
             ));
         } else {
-            seen.insert(obj.key(), &obj.source);
+            seen.insert(key, &obj.source);
         }
     }
 }

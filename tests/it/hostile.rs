@@ -183,3 +183,48 @@ fn a_file_name_that_is_not_utf8_is_reported() {
         assert!(stderr.contains("bad\\xff.yaml is not UTF-8"), "{stderr}");
     }
 }
+
+#[test]
+fn an_object_without_namespace_and_one_in_the_destination_namespace_are_duplicates() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: same\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: same\n  namespace: default\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: ns\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: ns\n  namespace: x\n",
+    );
+    let dir = tmp.path().to_str().unwrap();
+    let (code, _, stderr) = run(&["plan", "-n", "default", dir]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("ConfigMap/default/same is defined twice"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ns is defined twice: at"), "{stderr}");
+    let (code, _, stderr) = run(&["annotate", "--check", "-n", "default", dir]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("WAVES204"), "{stderr}");
+    // Without -n the kubeconfig decides the namespace: two objects, no verdict.
+    let (code, _, stderr) = run(&["plan", "-n", "other", dir]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        !stderr.contains("ConfigMap/default/same is defined twice"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn annotations_given_as_a_list_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations:\n  - argocd.argoproj.io/sync-wave: \"5\"\n",
+    );
+    let (code, _, stderr) = run(&["plan", tmp.path().to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("metadata.annotations is a list"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("a.yaml:1"), "{stderr}");
+}
