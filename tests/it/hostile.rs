@@ -228,3 +228,101 @@ fn annotations_given_as_a_list_are_refused() {
     );
     assert!(stderr.contains("a.yaml:1"), "{stderr}");
 }
+
+const JSON_CM: &str = "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"ConfigMap\",\n  \"metadata\": {\n    \"name\": \"cfg\",\n    \"namespace\": \"demo\"\n  }\n}\n";
+const POD_AT_MINUS_ONE: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: demo\n  annotations:\n    argocd.argoproj.io/sync-wave: \"-1\"\nspec:\n  containers:\n  - name: c\n    image: x\n    envFrom:\n    - configMapRef:\n        name: cfg\n";
+
+/// A directory where `annotate --write` moves the ConfigMap in `a.yaml` (JSON text) to wave -1.
+fn json_in_yaml_dir() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "a.yaml", JSON_CM);
+    write(tmp.path(), "b.yaml", POD_AT_MINUS_ONE);
+    tmp
+}
+
+fn annotate_write(dir: &Path) -> (i32, String, String) {
+    run(&["annotate", "--write", dir.to_str().unwrap()])
+}
+
+#[test]
+fn write_into_json_saved_as_yaml_stays_json() {
+    let tmp = json_in_yaml_dir();
+    let (code, _, stderr) = annotate_write(tmp.path());
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(tmp.path().join("a.yaml")).unwrap();
+    // Strict JSON, as a JSON decoder (older kubectl, for a stream starting with `{`) reads it.
+    let value: serde_json::Value = serde_json::from_str(&text).expect("still JSON");
+    assert_eq!(
+        value["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"],
+        "-1"
+    );
+}
+
+#[test]
+fn stdout_of_a_folder_starting_with_json_is_one_yaml_stream() {
+    let tmp = json_in_yaml_dir();
+    std::fs::rename(tmp.path().join("a.yaml"), tmp.path().join("a.json")).unwrap();
+    let (code, stdout, stderr) = run(&["annotate", "--stdout", tmp.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("---\n{"), "{stdout}");
+    assert!(
+        stdout.contains("\n---\napiVersion: v1\nkind: Pod"),
+        "{stdout}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn write_leaves_read_only_files_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = json_in_yaml_dir();
+    let a = tmp.path().join("a.yaml");
+    std::fs::set_permissions(&a, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let (code, _, stderr) = annotate_write(tmp.path());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("the file is read-only (444)"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&a).unwrap(), JSON_CM);
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        2,
+        "no temp file left"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn write_keeps_the_owner_or_leaves_the_file_alone() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = json_in_yaml_dir();
+    let a = tmp.path().join("a.yaml");
+    let root = std::fs::metadata(&a).unwrap().uid() == 0;
+    if root {
+        // As root the rename would hand the file to root: it must keep its owner.
+        std::os::unix::fs::chown(&a, Some(4321), Some(4321)).unwrap();
+        let (code, _, stderr) = annotate_write(tmp.path());
+        assert_eq!(code, 0, "{stderr}");
+        let meta = std::fs::metadata(&a).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (4321, 4321));
+        assert!(std::fs::read_to_string(&a).unwrap().contains("sync-wave"));
+    } else {
+        // Not root: our own file keeps our uid and gid.
+        let before = std::fs::metadata(&a).unwrap();
+        let (code, _, stderr) = annotate_write(tmp.path());
+        assert_eq!(code, 0, "{stderr}");
+        let meta = std::fs::metadata(&a).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (before.uid(), before.gid()));
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn temp_files_of_killed_runs_are_removed() {
+    let tmp = json_in_yaml_dir();
+    // No process has this id: ids stay below pid_max.
+    let pid_max = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap();
+    let stale = format!(".a.yaml.waves-{}-0.tmp", pid_max.trim());
+    write(tmp.path(), &stale, "half");
+    let (code, _, stderr) = annotate_write(tmp.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!tmp.path().join(&stale).exists(), "stale temp file left");
+}
