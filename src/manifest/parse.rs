@@ -16,6 +16,11 @@ struct Document {
     end: usize,
 }
 
+/// How deeply mappings and lists may nest: serde_json's own limit, so YAML and JSON input
+/// agree (kubectl allows more; no manifest we know nests beyond 30). Bounds the recursion of
+/// every later walk over the data.
+pub(crate) const MAX_DEPTH: usize = 128;
+
 /// Options that make serde-saphyr read scalars as kubectl (go-yaml v2, YAML 1.1) does:
 /// `0644` is octal, `yes`/`on`/`y`/`n` are booleans. The default budget (1,024 documents,
 /// 250,000 nodes) is far below what `helm template` of a large chart emits; these limits
@@ -30,6 +35,7 @@ pub(crate) fn yaml_options() -> serde_saphyr::Options {
             max_nodes: 100_000_000,
             max_events: 200_000_000,
             max_total_scalar_bytes: 1 << 30,
+            max_depth: MAX_DEPTH,
         },
     }
 }

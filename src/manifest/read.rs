@@ -7,6 +7,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use crate::diagnostics::{escape_control, escape_control_into};
+
 /// The default cap on one input file or stream: far above any real manifest set (a large
 /// chart's `helm template` is a few MiB) and far below what exhausts a laptop's memory.
 pub const DEFAULT_MAX_INPUT_BYTES: u64 = 256 << 20;
@@ -143,36 +145,6 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
         }
     }
     out
-}
-
-/// Appends `text` with control characters (C0, DEL, C1, and the Unicode line and paragraph
-/// separators) escaped as `\n`, `\t`, `\u{1b}`...
-pub fn escape_control_into(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
-                out.push_str(&format!("\\u{{{:x}}}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-}
-
-/// `text` with control characters escaped; borrowed when there are none.
-pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
-    if text
-        .chars()
-        .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
-    {
-        let mut out = String::with_capacity(text.len() + 8);
-        escape_control_into(text, &mut out);
-        std::borrow::Cow::Owned(out)
-    } else {
-        std::borrow::Cow::Borrowed(text)
-    }
 }
 
 /// Whether a file name is one we read when walking a directory.

@@ -326,3 +326,74 @@ fn temp_files_of_killed_runs_are_removed() {
     assert_eq!(code, 0, "{stderr}");
     assert!(!tmp.path().join(&stale).exists(), "stale temp file left");
 }
+
+#[test]
+fn json_with_a_byte_order_mark_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "a.json", &format!("\u{feff}{JSON_CM}"));
+    let (code, stdout, stderr) = run(&["plan", tmp.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("demo/cfg"), "{stdout}");
+}
+
+#[test]
+fn a_huge_wave_value_is_quoted_short_and_out_of_range_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let huge = "9".repeat(1 << 20);
+    write(
+        tmp.path(),
+        "a.yaml",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations:\n    argocd.argoproj.io/sync-wave: \"{huge}\"\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  annotations:\n    argocd.argoproj.io/sync-wave: \"x{huge}\"\n"
+        ),
+    );
+    let (code, _, stderr) = run(&["plan", tmp.path().to_str().unwrap()]);
+    assert_eq!(code, 2, "{}", &stderr[..stderr.len().min(2000)]);
+    assert!(stderr.len() < 4096, "{} bytes on stderr", stderr.len());
+    assert!(stderr.contains("is out of range"), "{stderr}");
+    assert!(stderr.contains("is not an integer"), "{stderr}");
+    assert!(stderr.contains("bytes in all"), "{stderr}");
+}
+
+#[test]
+fn control_characters_from_the_input_are_escaped_in_text_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"evil\\e[31m\"\n  annotations:\n    argocd.argoproj.io/sync-wave: \"\\e]0;x\\a\"\n",
+    );
+    let (code, _, stderr) = run(&["plan", tmp.path().to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}') && !stderr.contains('\u{7}'),
+        "{stderr:?}"
+    );
+    assert!(stderr.contains("evil\\u{1b}[31m"), "{stderr}");
+    let (code, stdout, stderr) = run(&["plan", "--lenient", tmp.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
+    assert!(stdout.contains("evil\\u{1b}[31m"), "{stdout}");
+}
+
+#[test]
+fn deep_nesting_up_to_the_documented_limit_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+    write(
+        tmp.path(),
+        "a.yaml",
+        &format!("{CM}data:\n  x: {}\n", deep(100)),
+    );
+    let (code, _, stderr) = run(&["plan", tmp.path().to_str().unwrap()]);
+    // data values must be strings for the apiserver, but reading it is the loader's part.
+    assert_eq!(code, 0, "{stderr}");
+    write(
+        tmp.path(),
+        "a.yaml",
+        &format!("{CM}data:\n  x: {}\n", deep(200)),
+    );
+    let (code, _, stderr) = run(&["plan", tmp.path().to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("WAVES201"), "{stderr}");
+}
