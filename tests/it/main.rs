@@ -5,6 +5,7 @@ mod broken;
 mod cluster_smoke;
 mod common;
 mod diff;
+mod fuzz_corpus;
 mod gc;
 mod health;
 mod hostile;
