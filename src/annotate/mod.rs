@@ -167,6 +167,7 @@ pub fn run_files(
     let plan_options = PlanOptions {
         lenient: options.lenient,
         destination_namespace: options.destination_namespace.clone(),
+        ..PlanOptions::default()
     };
     let current = check::check(loaded, plan_options.clone());
     if current.has_input_errors() {
