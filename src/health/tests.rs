@@ -858,5 +858,6 @@ fn lua_cached_states_stay_small() {
         );
     }
     let cached = super::lua::cached_bytes();
-    assert!(cached < 40 * 256 * 1024, "{cached} bytes cached");
+    // Without collection 40 × 6 MB stay cached; with it, a state holds its libraries and script.
+    assert!(cached < 40 * 512 * 1024, "{cached} bytes cached");
 }
