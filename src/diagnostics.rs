@@ -116,6 +116,74 @@ impl Serialize for Code {
     }
 }
 
+/// How much of a value a message quotes: enough to recognise it, never a whole 50 MB value.
+pub const EXCERPT_CHARS: usize = 64;
+
+/// `text` as a message quotes it: cut after [`EXCERPT_CHARS`] characters, saying how long the
+/// whole is.
+pub fn excerpt(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((cut, _)) => {
+            std::borrow::Cow::Owned(format!("{}… ({} bytes in all)", &text[..cut], text.len()))
+        }
+    }
+}
+
+/// Appends `text` with control characters (C0, DEL, C1, and the Unicode line and paragraph
+/// separators) escaped as `\n`, `\t`, `\u{1b}`...
+pub fn escape_control_into(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+/// `text` with control characters escaped; borrowed when there are none.
+pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
+    if text
+        .chars()
+        .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
+    {
+        let mut out = String::with_capacity(text.len() + 8);
+        escape_control_into(text, &mut out);
+        std::borrow::Cow::Owned(out)
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// The longest message a diagnostic keeps: a message quoting a huge value is cut in the
+/// middle, whatever quoted it.
+const MAX_MESSAGE: usize = 2048;
+
+fn bounded(message: String) -> String {
+    if message.len() <= MAX_MESSAGE {
+        return message;
+    }
+    let mut head = MAX_MESSAGE / 2;
+    while !message.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = message.len() - MAX_MESSAGE / 4;
+    while !message.is_char_boundary(tail) {
+        tail += 1;
+    }
+    format!(
+        "{} …({} bytes cut)… {}",
+        &message[..head],
+        tail - head,
+        &message[tail..]
+    )
+}
+
 /// One finding, tied to an object and the line it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
@@ -139,7 +207,7 @@ impl Diagnostic {
         Diagnostic {
             severity: code.default_severity(),
             code,
-            message: message.into(),
+            message: bounded(message.into()),
             source: source.clone(),
             object: object.into(),
         }

@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod diagnostics;
 pub mod diff;
 pub mod edit;
+pub mod fuzz;
 pub mod gc;
 pub mod health;
 pub mod infer;

@@ -92,6 +92,9 @@ fn yaml_options() -> serde_saphyr::Options {
         legacy_octal_numbers: true,
         strict_booleans: false,
         with_snippet: false,
+        budget: serde_saphyr::budget! {
+            max_depth: crate::manifest::MAX_DEPTH,
+        },
     }
 }
 

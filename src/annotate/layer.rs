@@ -256,7 +256,7 @@ mod tests {
             &resolved,
             Options {
                 rewrite,
-                lenient: false,
+                ..Options::default()
             },
         );
         (loaded.objects, resolved, result)

@@ -23,12 +23,14 @@ use crate::model::{Object, Phase};
 use crate::plan::{Plan, PlanOptions};
 
 /// How to annotate.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Recompute every wave, also the ones written down.
     pub rewrite: bool,
     /// Values Argo CD silently ignores become warnings (as `plan --lenient`).
     pub lenient: bool,
+    /// `-n`: the namespace of objects without one (for telling duplicates apart).
+    pub destination_namespace: Option<String>,
 }
 
 /// Why an object gets its suggested wave.
@@ -159,12 +161,12 @@ pub fn run_files(
 ) -> Result<Annotated, Failure> {
     let mut loaded = manifest::parse_files(&files);
     diagnostics.append(&mut loaded.diagnostics);
-    manifest::check_duplicates(&loaded.objects, &mut diagnostics);
     loaded.diagnostics = diagnostics;
     loaded.files = files.len();
     let input_diagnostics = loaded.diagnostics.clone();
     let plan_options = PlanOptions {
         lenient: options.lenient,
+        destination_namespace: options.destination_namespace.clone(),
         ..PlanOptions::default()
     };
     let current = check::check(loaded, plan_options.clone());

@@ -106,5 +106,10 @@ pub fn annotated_stream(
     if !out.is_empty() && !out.ends_with('\n') {
         out.push('\n');
     }
+    // kubectl decodes a stream that starts with `{` as JSON and then stops at the first
+    // `---`: a stream of several documents starting with a JSON file is marked as YAML.
+    if out.trim_start().starts_with('{') && out.contains("\n---\n") {
+        out.insert_str(0, "---\n");
+    }
     Ok(out)
 }

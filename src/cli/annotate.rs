@@ -1,6 +1,6 @@
 //! `kubectl waves annotate`: infer dependencies and suggest (or write) sync waves.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use clap::{ArgGroup, Args};
 
@@ -60,6 +60,7 @@ pub fn run(args: &AnnotateArgs, global: &GlobalArgs) -> CommandResult {
     let options = Options {
         rewrite: args.rewrite,
         lenient: args.lenient,
+        destination_namespace: global.namespace.clone(),
     };
     if args.krm {
         return krm(args, options);
@@ -209,10 +210,7 @@ fn krm(args: &AnnotateArgs, options: Options) -> CommandResult {
             "--krm reads a ResourceList from stdin; give no paths",
         ));
     }
-    let mut text = String::new();
-    std::io::stdin()
-        .read_to_string(&mut text)
-        .map_err(|e| CommandError::bad_input(format!("cannot read stdin: {e}")))?;
+    let text = crate::manifest::read::read_stdin_text().map_err(CommandError::bad_input)?;
     let output = annotate::krm::run(&text, options);
     super::print(|out| out.write_all(output.text.as_bytes()))?;
     match (output.error, output.exit) {

@@ -50,11 +50,15 @@ pub(super) fn read_health_file(path: Option<&Path>) -> Result<Option<HealthConfi
     let Some(path) = path else {
         return Ok(None);
     };
-    std::fs::read_to_string(path)
-        .map_err(|e| e.to_string())
-        .and_then(|t| HealthConfig::from_argocd_cm_yaml(&t).map_err(|e| e.to_string()))
+    let text = crate::manifest::read::read_text_file(path).map_err(CommandError::bad_input)?;
+    HealthConfig::from_argocd_cm_yaml(&text)
         .map(Some)
-        .map_err(|e| CommandError::bad_input(format!("{}: {e}", path.display())))
+        .map_err(|e| {
+            CommandError::bad_input(format!(
+                "{}: {e}",
+                crate::manifest::read::display_path(path)
+            ))
+        })
 }
 
 /// The custom health checks (SPEC §7): the file if given, else the cluster's

@@ -209,10 +209,13 @@ pub(super) fn read_ignore_rules(path: Option<&Path>) -> Result<Vec<IgnoreRule>, 
     let Some(path) = path else {
         return Ok(Vec::new());
     };
-    std::fs::read_to_string(path)
-        .map_err(|e| e.to_string())
-        .and_then(|text| ignore::parse_rules(&text))
-        .map_err(|e| CommandError::bad_input(format!("{}: {e}", path.display())))
+    let text = crate::manifest::read::read_text_file(path).map_err(CommandError::bad_input)?;
+    ignore::parse_rules(&text).map_err(|e| {
+        CommandError::bad_input(format!(
+            "{}: {e}",
+            crate::manifest::read::display_path(path)
+        ))
+    })
 }
 
 /// Prints the report (or hands it to `KUBECTL_EXTERNAL_DIFF`) and gives kubectl diff's exit

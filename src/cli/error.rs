@@ -156,7 +156,8 @@ pub fn report_error(message: impl fmt::Display) {
 
 /// Prints one `warning: …` line on stderr.
 pub fn report_warning(message: impl fmt::Display) {
-    eprintln!("warning: {message}");
+    let message = message.to_string();
+    eprintln!("warning: {}", crate::diagnostics::escape_control(&message));
 }
 
 /// Prints the error on stderr and returns the exit code: the end of every subcommand.

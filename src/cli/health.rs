@@ -42,13 +42,7 @@ struct Assessed<'a> {
 pub fn run(args: &HealthArgs, global: &GlobalArgs) -> CommandResult {
     let config = match &args.health_config {
         None => HealthConfig::default(),
-        Some(path) => {
-            let bad = |e: &dyn std::fmt::Display| {
-                CommandError::bad_input(format!("{}: {e}", path.display()))
-            };
-            let text = std::fs::read_to_string(path).map_err(|e| bad(&e))?;
-            HealthConfig::from_argocd_cm_yaml(&text).map_err(|e| bad(&e))?
-        }
+        Some(path) => super::cluster::read_health_file(Some(path))?.unwrap_or_default(),
     };
     for e in config.check_scripts() {
         report_warning(e);

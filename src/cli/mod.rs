@@ -69,6 +69,11 @@ pub struct GlobalArgs {
     /// Never colour the output (NO_COLOR is honoured too).
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// The most read from any one input file or stream (stdin, --health-config, a Git blob),
+    /// e.g. 512Mi or 2Gi. Larger input is refused (exit 2) rather than read until memory runs out.
+    #[arg(long, global = true, value_name = "SIZE", env = "KUBECTL_WAVES_MAX_INPUT_SIZE",
+          default_value = "256Mi", value_parser = crate::manifest::read::parse_size)]
+    pub max_input_size: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -240,6 +245,7 @@ pub fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     crate::ui::init_color(cli.global.no_color);
+    crate::manifest::read::set_max_input_bytes(cli.global.max_input_size);
     let result = match &cli.command {
         Command::Plan(args) => plan::run(args, &cli.global),
         Command::Annotate(args) => annotate::run(args, &cli.global),

@@ -160,6 +160,10 @@ pub enum Unsupported {
     DocumentCount { parser: usize, editor: usize },
     #[error("the {format} editor failed on this file ({why})")]
     EditorFailed { format: Format, why: String },
+    #[error("the file is read-only ({mode:o}); make it writable to edit it")]
+    ReadOnly { mode: u32 },
+    #[error("the file belongs to another user (uid {uid}); writing it would change its owner")]
+    OtherOwner { uid: u32 },
 }
 
 /// Why an edit was refused. Nothing is written when any of these is returned.
@@ -214,6 +218,11 @@ pub fn edit_text(text: &str, format: Format, edits: &[ObjectEdit]) -> Result<Str
     // yaml-edit is a large parser and tree editor: should it panic on some input, that is
     // one file refused, not a crashed run (the tree is local to the call).
     let run = std::panic::AssertUnwindSafe(|| match format {
+        // JSON saved as `.yaml`: edited as JSON, so the new key is quoted as the rest is (a
+        // plain key inside JSON is a stream that older kubectl, decoding it as JSON, rejects).
+        Format::Yaml if text.trim_start().starts_with('{') => {
+            json::edit(text, edits).or_else(|_| yaml::edit(text, edits))
+        }
         Format::Yaml => yaml::edit(text, edits),
         Format::Json => json::edit(text, edits),
     });
@@ -313,7 +322,16 @@ fn edit_one(path: &Path, edits: &[ObjectEdit]) -> Result<Option<PathBuf>, EditEr
             .into());
         }
     }
-    let bytes = fs::read(&target).map_err(io)?;
+    refuse_read_only(&target, &meta)?;
+    remove_stale_temps(&target);
+    let bytes = crate::manifest::read::read_capped(
+        fs::File::open(&target).map_err(io)?,
+        &crate::manifest::read::display_path(path),
+    )
+    .map_err(|message| EditError::Io {
+        path: path.to_owned(),
+        source: std::io::Error::other(message),
+    })?;
     let text = std::str::from_utf8(&bytes).map_err(|_| Unsupported::NotUtf8)?;
     let new = edit_text(text, Format::detect(path, text), edits)?;
     if new == text {
@@ -342,6 +360,21 @@ fn replace_atomically(
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     let (tmp_path, mut tmp) = create_temp(dir, &name).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // The replacement keeps the owner and group of the file it replaces; when we may not
+        // give it that owner, the file is left alone.
+        if let Err(e) = std::os::unix::fs::fchown(&tmp, Some(meta.uid()), Some(meta.gid())) {
+            drop(tmp);
+            let _ = fs::remove_file(&tmp_path);
+            return Err(if e.kind() == std::io::ErrorKind::PermissionDenied {
+                Unsupported::OtherOwner { uid: meta.uid() }.into()
+            } else {
+                io(e)
+            });
+        }
+    }
     let result = (|| {
         tmp.write_all(new)?;
         tmp.set_permissions(meta.permissions())?;
@@ -369,13 +402,83 @@ fn replace_atomically(
     }
 }
 
+/// A file nobody may write (`chmod 444`), or one we may not write, is not ours to replace:
+/// the rename would go through because the directory is writable.
+fn refuse_read_only(target: &Path, meta: &fs::Metadata) -> Result<(), EditError> {
+    #[cfg(unix)]
+    let mode = {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o7777
+    };
+    #[cfg(not(unix))]
+    let mode = 0;
+    if meta.permissions().readonly() {
+        return Err(Unsupported::ReadOnly { mode }.into());
+    }
+    // Opened for writing, not truncated: only asks whether we may write it.
+    match fs::OpenOptions::new().write(true).open(target) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            Err(Unsupported::ReadOnly { mode }.into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The temp file name pattern for `name`: `.NAME.waves-PID-N.tmp`.
+fn temp_name(name: &str, pid: u32, n: u64) -> String {
+    format!(".{name}.waves-{pid}-{n}.tmp")
+}
+
+/// Removes temp files that an earlier run, killed between creating and renaming them, left
+/// next to `target`: those of processes that no longer run (on Linux, by `/proc`), elsewhere
+/// those older than an hour.
+fn remove_stale_temps(target: &Path) {
+    let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.waves-", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let proc = Path::new("/proc/self").exists();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        let stale = if proc {
+            !Path::new("/proc").join(pid.to_string()).exists()
+        } else {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(3600))
+        };
+        if stale && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// A new, exclusively created temp file in `dir`.
 fn create_temp(dir: &Path, name: &str) -> std::io::Result<(PathBuf, fs::File)> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     loop {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!(".{name}.waves-{}-{n}.tmp", std::process::id()));
+        let path = dir.join(temp_name(name, std::process::id(), n));
         match fs::OpenOptions::new()
             .write(true)
             .create_new(true)

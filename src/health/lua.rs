@@ -5,12 +5,18 @@
 //! `module`, `getfenv`, `setfenv`, `collectgarbage`, `gcinfo`, `newproxy`, `print` and
 //! `coroutine`; `string` (without `string.dump`), `table`, `math`; `os` with only `time`,
 //! `date`, `clock` and `difftime` (Argo CD's "safe os"). No `io`, `package`, `debug`.
+//! Only Lua source is loaded, never precompiled bytecode (5.1's verifier is bypassable).
 //! Limits per run: 1 s of time (an instruction-count hook checks the clock; `pcall` and
-//! `xpcall` cannot swallow the timeout) and 32 MiB of memory per script state.
+//! `xpcall` cannot swallow the timeout; the C pattern matcher, which no hook can stop, refuses
+//! patterns whose backtracking could outlast the limit) and 32 MiB of memory per script state.
 //!
-//! One Lua state per script and thread, created on first use and reused; each run gets a
-//! fresh global environment, so what a script leaves in globals does not leak into the next
-//! run. A state that hit a limit is thrown away.
+//! Every check is a pure function of its object (and the clock): each run gets a fresh global
+//! environment and its own read-only views of `string`, `table`, `math` and `os` (with a
+//! per-run `math.random`), and the string metatable is hidden, so nothing a script stores
+//! survives into the next run. One Lua state per script and thread, created on first use and
+//! reused; after each run it is collected back to the script's own few KiB, a state holding
+//! more than 1 MiB is dropped, and at most 64 stay cached per thread. A state that hit a limit
+//! is thrown away.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -30,13 +36,17 @@ pub(crate) const TIME_LIMIT: Duration = Duration::from_secs(1);
 pub(crate) const MEMORY_LIMIT: usize = 32 * 1024 * 1024;
 /// How often (in VM instructions) the hook looks at the clock.
 const HOOK_EVERY: u32 = 1000;
-/// Cached script states per thread; the cache is emptied when it is full.
-const MAX_CACHED: usize = 128;
+/// Cached script states per thread; the cache is emptied when it is full. With
+/// [`MAX_CACHED_STATE`], at most 64 MiB stay cached per thread.
+const MAX_CACHED: usize = 64;
 
-/// Prepared once per state: globals the sandbox removes, and `pcall`/`xpcall` wrappers that
-/// re-raise a timeout instead of catching it.
+/// Prepared once per state: globals the sandbox removes, `pcall`/`xpcall` wrappers that
+/// re-raise a timeout instead of catching it, pattern functions that refuse a match too costly
+/// to finish within the time limit (Lua's matcher is C code, which the instruction hook cannot
+/// stop), and the function that builds each run's environment. Returns that function.
 const PRELUDE: &str = r#"
 local raw_pcall, raw_xpcall, select, unpack, error = pcall, xpcall, select, unpack, error
+local type, tostring, setmetatable, floor = type, tostring, setmetatable, math.floor
 local timed_out = __waves_timed_out
 __waves_timed_out = nil
 local function pack(...) return select('#', ...), { ... } end
@@ -56,15 +66,108 @@ for _, name in ipairs({ "dofile", "loadfile", "load", "loadstring", "require", "
   _G[name] = nil
 end
 string.dump = nil
-local safe_os = { time = os.time, date = os.date, clock = os.clock, difftime = os.difftime }
-os = safe_os
+os = { time = os.time, date = os.date, clock = os.clock, difftime = os.difftime }
+
+-- Backtracking in a pattern costs at most (subject length + 1) ^ (repetitions) steps per
+-- start position; beyond MATCH_BUDGET steps the call is refused with an error.
+local MATCH_BUDGET = __waves_match_budget
+__waves_match_budget = nil
+local byte = string.byte
+local function repetitions(p)
+  local k, i, n = 0, 1, #p
+  while i <= n do
+    local c = byte(p, i)
+    if c == 37 then -- %x, %b (balanced: a scan per attempt)
+      if byte(p, i + 1) == 98 then k = k + 1 end
+      i = i + 2
+    elseif c == 91 then -- [set]
+      i = i + 1
+      if byte(p, i) == 94 then i = i + 1 end
+      if byte(p, i) == 93 then i = i + 1 end
+      while i <= n and byte(p, i) ~= 93 do
+        if byte(p, i) == 37 then i = i + 1 end
+        i = i + 1
+      end
+      i = i + 1
+    else
+      if c == 42 or c == 43 or c == 45 or c == 63 then k = k + 1 end
+      i = i + 1
+    end
+  end
+  return k
+end
+local function guard(name, raw, anchors, plain_arg)
+  string[name] = function(s, p, ...)
+    local ts, tp = type(s), type(p)
+    if (ts == "string" or ts == "number") and (tp == "string" or tp == "number")
+        and not (plain_arg and select(2, ...)) then
+      s, p = tostring(s), tostring(p)
+      local k = repetitions(p)
+      if k > 0 then
+        local n = #s + 1
+        local starts = (anchors and byte(p, 1) == 94) and 1 or n
+        if starts * n ^ k > MATCH_BUDGET then
+          error("string." .. name .. ": the pattern repeats " .. k .. " time(s) over a " .. #s ..
+            "-character string, which could take longer than the time limit; use a simpler pattern or string.find(s, p, 1, true)", 2)
+        end
+      end
+    end
+    return raw(s, p, ...)
+  end
+end
+guard("find", string.find, true, true)
+guard("match", string.match, true, false)
+guard("gmatch", string.gmatch, false, false)
+guard("gsub", string.gsub, true, false)
+-- A script reaches the string library through every string value's metatable: hide it.
+getmetatable("").__metatable = false
+
+-- Each run sees its own read-only views of the libraries, so nothing a script does survives
+-- into the next run: the verdict is a function of the object alone.
+local sandbox = _G
+local env_meta = { __index = sandbox, __metatable = false }
+local function view(name, lib, own)
+  return setmetatable(own, {
+    __index = lib,
+    __newindex = function() error("the " .. name .. " library is read-only in a health check", 2) end,
+    __metatable = false,
+  })
+end
+local libs = { string = string, table = table, os = os }
+local real_math = math
+return function(obj)
+  local env = { obj = obj }
+  env._G = env
+  for name, lib in pairs(libs) do env[name] = view(name, lib, {}) end
+  -- math.random from a per-run seed (the C one is shared by every run and thread).
+  local seed = 1
+  local function random(m, n)
+    seed = (seed * 16807) % 2147483647
+    local r = (seed - 1) / 2147483646
+    if m == nil then return r end
+    if n == nil then m, n = 1, m end
+    if m > n then error("bad argument to 'random' (interval is empty)", 2) end
+    return m + floor(r * (n - m + 1))
+  end
+  local function randomseed(x)
+    seed = floor(tonumber(x) or 0) % 2147483646 + 1
+  end
+  env.math = view("math", real_math, { random = random, randomseed = randomseed })
+  return setmetatable(env, env_meta)
+end
 "#;
+
+/// The most backtracking steps one pattern call may take (see `PRELUDE`): about 0.1 s of C.
+const MATCH_BUDGET: f64 = 2e8;
+
+/// A state that holds more than this after a run and a full collection is not kept.
+const MAX_CACHED_STATE: usize = 1024 * 1024;
 
 struct Vm {
     script: Arc<str>,
     lua: Lua,
     func: Function,
-    env_meta: Table,
+    make_env: Function,
     deadline: Rc<Cell<Instant>>,
     timed_out: Rc<Cell<bool>>,
 }
@@ -170,24 +273,30 @@ impl Vm {
         lua.globals()
             .raw_set("__waves_timed_out", probe)
             .map_err(setup)?;
-        lua.load(PRELUDE)
-            .set_name("=kubectl-waves sandbox")
-            .exec()
+        lua.globals()
+            .raw_set("__waves_match_budget", MATCH_BUDGET)
             .map_err(setup)?;
-        let sandbox = lua.globals();
+        let make_env: Function = lua
+            .load(PRELUDE)
+            .set_name("=kubectl-waves sandbox")
+            .eval()
+            .map_err(setup)?;
 
+        // Text only: Lua 5.1 runs precompiled bytecode unverified, and its verifier is known
+        // to be bypassable.
+        if check.script.as_bytes().starts_with(b"\x1bLua") {
+            return Err(error(
+                check,
+                HealthErrorKind::Syntax,
+                "the script is precompiled Lua bytecode; only Lua source is accepted",
+            ));
+        }
         let func = lua
             .load(&*check.script)
             .set_name(format!("={CHUNK}"))
+            .set_mode(mlua::chunk::ChunkMode::Text)
             .into_function()
             .map_err(|e| classify(check, &e, false))?;
-
-        let env_meta = lua.create_table().map_err(setup)?;
-        env_meta
-            .raw_set("__index", sandbox.clone())
-            .map_err(setup)?;
-        // getmetatable(_G) answers false: a script cannot rewire the environment of later runs.
-        env_meta.raw_set("__metatable", false).map_err(setup)?;
 
         let deadline = Rc::new(Cell::new(Instant::now() + TIME_LIMIT));
         let hook_deadline = deadline.clone();
@@ -209,7 +318,7 @@ impl Vm {
             script: check.script.clone(),
             lua,
             func,
-            env_meta,
+            make_env,
             deadline,
             timed_out,
         })
@@ -232,10 +341,7 @@ impl Vm {
             .serialize_unit_to_null(false)
             .set_array_metatable(false);
         let lua_obj = self.lua.to_value_with(obj, options)?;
-        let env = self.lua.create_table()?;
-        env.raw_set("obj", lua_obj)?;
-        env.raw_set("_G", env.clone())?;
-        env.set_metatable(Some(self.env_meta.clone()))?;
+        let env: Table = self.make_env.call(lua_obj)?;
         self.func.set_environment(env)?;
         self.func.call::<mlua::Value>(())
     }
@@ -338,12 +444,22 @@ pub(crate) fn run(check: &CustomHealthCheck, obj: &Value) -> Result<Health, Heal
             })
         ) {
             vms.remove(&check.key);
-        } else if vm.lua.used_memory() > MEMORY_LIMIT / 2 {
-            // Let the garbage collector start from a clean state next time.
-            vms.remove(&check.key);
+        } else {
+            // What the run allocated is garbage now (its environment is dropped): collect it,
+            // so the next run starts from the script's own few KiB and the cache stays small.
+            // A state that still holds much (a huge script) is not kept.
+            if vm.lua.gc_collect().is_err() || vm.lua.used_memory() > MAX_CACHED_STATE {
+                vms.remove(&check.key);
+            }
         }
         result
     })
+}
+
+/// Memory held by this thread's cached script states.
+#[cfg(test)]
+pub(crate) fn cached_bytes() -> usize {
+    VMS.with(|cell| cell.borrow().values().map(|vm| vm.lua.used_memory()).sum())
 }
 
 /// The compile error of a script, if any.

@@ -788,3 +788,76 @@ fn lua_errors_name_the_line_of_the_script_even_for_long_keys() {
     assert_eq!(err.kind, HealthErrorKind::Syntax, "{err}");
     assert!(err.to_string().contains("line 3:"), "{err}");
 }
+
+#[test]
+fn lua_bytecode_is_refused() {
+    // The signature of a precompiled chunk, then anything.
+    let err = assess(&widget(json!({})), &script("\x1bLuaQ\x00\x01\x04")).expect_err("bytecode");
+    assert_eq!(err.kind, HealthErrorKind::Syntax, "{err}");
+    assert!(err.to_string().contains("bytecode"), "{err}");
+}
+
+#[test]
+fn lua_library_tables_keep_no_state_between_runs() {
+    for body in [
+        "string.n = (string.n or 0) + 1 return {status = 'Healthy', message = tostring(string.n)}",
+        "rawset(string, 'n', (rawget(string, 'n') or 0) + 1) return {status = 'Healthy', message = tostring(string.n)}",
+        "table.n = (table.n or 0) + 1 return {status = 'Healthy', message = tostring(table.n)}",
+        "local mt = getmetatable('') if mt then mt.__index.n = (mt.__index.n or 0) + 1 end return {status = 'Healthy', message = tostring(('').n)}",
+        "return {status = 'Healthy', message = tostring(math.random(1000))}",
+        "os.n = (os.n or 0) + 1 return {status = 'Healthy', message = tostring(os.n)}",
+    ] {
+        let cfg = script(body);
+        let first = assess(&widget(json!({})), &cfg);
+        for _ in 0..3 {
+            assert_eq!(assess(&widget(json!({})), &cfg), first, "{body}");
+        }
+    }
+}
+
+#[test]
+fn lua_costly_patterns_are_refused_within_the_time_limit() {
+    for body in [
+        "return {status = 'Healthy', message = tostring(string.find(string.rep('a', 40), string.rep('a*', 40) .. 'b'))}",
+        "return {status = 'Healthy', message = tostring((string.rep('a', 5000)):match('.-.-.-b'))}",
+        "for w in string.gmatch(string.rep('a', 3000), 'a*a*a*b') do end return {status = 'Healthy'}",
+    ] {
+        let start = Instant::now();
+        let err = assess(&widget(json!({})), &script(body)).expect_err(body);
+        assert!(start.elapsed() < Duration::from_secs(2), "{body}");
+        assert_eq!(err.kind, HealthErrorKind::Runtime, "{body}: {err}");
+        assert!(
+            err.message
+                .contains("could take longer than the time limit"),
+            "{err}"
+        );
+    }
+    // Ordinary use is untouched.
+    let body = "local m = ('Ready: 3/3 pods'):match('(%d+)/(%d+)') local s = string.gsub('a-b', '-', '+') return {status = 'Healthy', message = m .. s .. tostring(string.find('x.y', '.', 1, true))}";
+    let h = assess(&widget(json!({})), &script(body)).expect("runs");
+    assert_eq!(h.message, "3a+b2");
+}
+
+#[test]
+fn lua_cached_states_stay_small() {
+    // Each script allocates 6 MB per run; what stays cached afterwards is a few KiB each.
+    let mut cfg = HealthConfig::new();
+    for i in 0..40 {
+        cfg = cfg.with_script(
+            &format!("example.com/W{i}"),
+            &format!("resource.customizations.health.example.com_W{i}"),
+            "local t = {} for i = 1, 6 do t[i] = string.rep('x', 1000000) .. i end return {status = 'Healthy'}",
+        );
+    }
+    for i in 0..40 {
+        let mut obj = widget(json!({}));
+        obj["kind"] = json!(format!("W{i}"));
+        assert_eq!(
+            assess(&obj, &cfg).expect("runs").status,
+            HealthStatus::Healthy
+        );
+    }
+    let cached = super::lua::cached_bytes();
+    // Without collection 40 × 6 MB stay cached; with it, a state holds its libraries and script.
+    assert!(cached < 40 * 512 * 1024, "{cached} bytes cached");
+}

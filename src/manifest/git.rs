@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use super::{InputFile, is_manifest_name, looks_like_json};
+use super::read::{self, escape_control, is_manifest_name};
+use super::{InputFile, looks_like_json};
 
 /// Appends every manifest file under `subdir` of `revision`'s tree. Paths are shown as
 /// `REV:path`, which `git show` understands.
@@ -38,8 +39,13 @@ pub fn read_tree(
             .map_err(|_| format!("path `{sub}` at revision `{revision}` is not a directory"))?;
     }
     let mut blobs = Vec::new();
+    let mut bad_name: Option<String> = None;
     tree.walk(git2::TreeWalkMode::PreOrder, |root, entry| {
-        let name = entry.name().unwrap_or("");
+        let Ok(name) = entry.name() else {
+            bad_name
+                .get_or_insert_with(|| format!("{root}{}", read::escape_bytes(entry.name_bytes())));
+            return git2::TreeWalkResult::Skip;
+        };
         if name.starts_with('.') && entry.kind() == Some(git2::ObjectType::Tree) {
             return git2::TreeWalkResult::Skip;
         }
@@ -49,21 +55,31 @@ pub fn read_tree(
         git2::TreeWalkResult::Ok
     })
     .map_err(|e| e.message().to_string())?;
+    if let Some(name) = bad_name {
+        return Err(format!(
+            "{revision}:{} has a name that is not UTF-8; rename it to read it",
+            name
+        ));
+    }
     blobs.sort();
     for (path, id) in blobs {
         let full = match prefix {
             Some(sub) => format!("{sub}/{path}"),
             None => path,
         };
+        let display = escape_control(&format!("{revision}:{full}")).into_owned();
         let blob = repo
             .find_blob(id)
-            .map_err(|e| format!("{revision}:{full}: {}", e.message()))?;
-        let text = String::from_utf8(blob.content().to_vec())
-            .map_err(|_| format!("{revision}:{full} is not UTF-8 text"))?;
+            .map_err(|e| format!("{display}: {}", e.message()))?;
+        let limit = read::max_input_bytes();
+        if blob.size() as u64 > limit {
+            return Err(read::too_large(&display, limit));
+        }
+        let text = read::utf8_text(blob.content().to_vec(), &display)?;
         let json = full.ends_with(".json")
             || (!full.ends_with(".yaml") && !full.ends_with(".yml") && looks_like_json(&text));
         files.push(InputFile {
-            display: format!("{revision}:{full}").into(),
+            display: display.into(),
             text,
             json,
         });

@@ -4,11 +4,11 @@
 
 pub mod git;
 mod parse;
+pub mod read;
 pub mod render;
 mod schema;
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,7 +17,8 @@ use crate::model::{Object, Source};
 use crate::par::par_map;
 
 pub use parse::parse_file;
-pub(crate) use parse::yaml_options;
+pub(crate) use parse::{MAX_DEPTH, yaml_options};
+pub use read::is_manifest_name;
 
 /// Where to read manifests from.
 #[derive(Debug, Clone)]
@@ -57,10 +58,10 @@ pub struct Loaded {
     pub files: usize,
 }
 
-/// Reads all input, parses it, and checks for duplicate objects. Files are read and parsed
-/// on all cores.
+/// Reads all input and parses it, files on all cores. Duplicates are found when the plan is
+/// built ([`check_duplicates`]), which knows the namespace of objects without one.
 pub fn load(input: &Input) -> Loaded {
-    let mut loaded = match input {
+    match input {
         Input::Paths(paths) => {
             let (list, mut diagnostics) = walk_paths(paths);
             let results = par_map(&list, |path| match read_file(path) {
@@ -81,9 +82,7 @@ pub fn load(input: &Input) -> Loaded {
             loaded.files = files.len();
             loaded
         }
-    };
-    check_duplicates(&loaded.objects, &mut loaded.diagnostics);
-    loaded
+    }
 }
 
 /// Parses already-read files, in parallel, keeping input order.
@@ -114,17 +113,14 @@ pub fn read_input(input: &Input) -> (Vec<InputFile>, Vec<Diagnostic>) {
     let mut files = Vec::new();
     let mut diags = Vec::new();
     match input {
-        Input::Stdin => {
-            let mut text = String::new();
-            match std::io::stdin().read_to_string(&mut text) {
-                Ok(_) => files.push(InputFile {
-                    display: "<stdin>".into(),
-                    json: looks_like_json(&text),
-                    text,
-                }),
-                Err(e) => diags.push(unreadable("<stdin>", format!("cannot read stdin: {e}"))),
-            }
-        }
+        Input::Stdin => match read::read_stdin_text() {
+            Ok(text) => files.push(InputFile {
+                display: "<stdin>".into(),
+                json: looks_like_json(&text),
+                text,
+            }),
+            Err(message) => diags.push(unreadable("<stdin>", message)),
+        },
         Input::Paths(paths) => {
             let (list, mut walked) = walk_paths(paths);
             diags.append(&mut walked);
@@ -159,65 +155,24 @@ pub fn read_input(input: &Input) -> (Vec<InputFile>, Vec<Diagnostic>) {
     (files, diags)
 }
 
-/// Whether a file name is one we read when walking a directory.
-pub fn is_manifest_name(name: &str) -> bool {
-    name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json")
-}
-
-fn looks_like_json(text: &str) -> bool {
+pub(crate) fn looks_like_json(text: &str) -> bool {
     text.trim_start().starts_with('{')
 }
 
-/// The files to read under `paths`, in order: directories recursively and sorted, manifest
-/// names only; a file named explicitly whatever its name.
+/// The files to read under `paths` ([`read::walk_paths`]); problems become diagnostics.
 fn walk_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<Diagnostic>) {
-    let mut list = Vec::new();
-    let mut diags = Vec::new();
-    for path in paths {
-        walk(path, true, &mut list, &mut diags);
-    }
+    let (list, problems) = read::walk_paths(paths);
+    let diags = problems
+        .into_iter()
+        .map(|(display, message)| unreadable(&display, message))
+        .collect();
     (list, diags)
 }
 
-fn walk(path: &Path, explicit: bool, list: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
-    let display = path.display().to_string();
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => {
-            diags.push(unreadable(&display, format!("cannot read {display}: {e}")));
-            return;
-        }
-    };
-    if meta.is_dir() {
-        let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
-            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-            Err(e) => {
-                diags.push(unreadable(&display, format!("cannot list {display}: {e}")));
-                return;
-            }
-        };
-        entries.sort();
-        for entry in entries {
-            let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name.starts_with('.') {
-                continue; // .git and editor droppings
-            }
-            if entry.is_dir() || is_manifest_name(name) {
-                walk(&entry, false, list, diags);
-            }
-        }
-    } else if explicit || is_manifest_name(&display) {
-        list.push(path.to_path_buf());
-    }
-}
-
-/// Reads one file as UTF-8 text.
+/// Reads one file as UTF-8 text, under the size cap.
 fn read_file(path: &Path) -> Result<InputFile, Diagnostic> {
-    let display = path.display().to_string();
-    let bytes = std::fs::read(path)
-        .map_err(|e| unreadable(&display, format!("cannot read {display}: {e}")))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| unreadable(&display, format!("{display} is not UTF-8 text")))?;
+    let display = read::display_path(path);
+    let text = read::read_text_file(path).map_err(|message| unreadable(&display, message))?;
     let json = display.ends_with(".json")
         || (!display.ends_with(".yaml") && !display.ends_with(".yml") && looks_like_json(&text));
     Ok(InputFile {
@@ -227,14 +182,33 @@ fn read_file(path: &Path) -> Result<InputFile, Diagnostic> {
     })
 }
 
-/// Reports every object defined more than once, naming both places.
-pub fn check_duplicates(objects: &[Object], diags: &mut Vec<Diagnostic>) {
+/// The identity the apiserver gives an object: a built-in cluster-scoped kind has no
+/// namespace whatever is written; an object without one gets `destination` (`-n`).
+pub fn effective_key(obj: &Object, destination: Option<&str>) -> crate::model::ObjectKey {
+    let mut key = obj.key();
+    if crate::model::known::is_builtin_cluster_scoped(&obj.group, &obj.kind) {
+        key.namespace.clear();
+    } else if key.namespace.is_empty() {
+        key.namespace = destination.unwrap_or("").to_string();
+    }
+    key
+}
+
+/// Reports every object defined more than once, naming both places; `destination` is `-n`,
+/// the namespace of objects without one (without `-n` it depends on the kubeconfig, so
+/// `name` and `default/name` are told apart).
+pub fn check_duplicates(
+    objects: &[Object],
+    destination: Option<&str>,
+    diags: &mut Vec<Diagnostic>,
+) {
     let mut seen: HashMap<crate::model::ObjectKey, &Source> = HashMap::with_capacity(objects.len());
     for obj in objects {
         if obj.generate_name {
             continue;
         }
-        if let Some(first) = seen.get(&obj.key()) {
+        let key = effective_key(obj, destination);
+        if let Some(first) = seen.get(&key) {
             diags.push(Diagnostic::new(
                 Code::DuplicateObject,
                 &obj.source,
@@ -247,7 +221,7 @@ pub fn check_duplicates(objects: &[Object], diags: &mut Vec<Diagnostic>) {
                 ),
             ));
         } else {
-            seen.insert(obj.key(), &obj.source);
+            seen.insert(key, &obj.source);
         }
     }
 }

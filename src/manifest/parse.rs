@@ -16,6 +16,11 @@ struct Document {
     end: usize,
 }
 
+/// How deeply mappings and lists may nest: serde_json's own limit, so YAML and JSON input
+/// agree (kubectl allows more; no manifest we know nests beyond 30). Bounds the recursion of
+/// every later walk over the data.
+pub(crate) const MAX_DEPTH: usize = 128;
+
 /// Options that make serde-saphyr read scalars as kubectl (go-yaml v2, YAML 1.1) does:
 /// `0644` is octal, `yes`/`on`/`y`/`n` are booleans. The default budget (1,024 documents,
 /// 250,000 nodes) is far below what `helm template` of a large chart emits; these limits
@@ -30,6 +35,7 @@ pub(crate) fn yaml_options() -> serde_saphyr::Options {
             max_nodes: 100_000_000,
             max_events: 200_000_000,
             max_total_scalar_bytes: 1 << 30,
+            max_depth: MAX_DEPTH,
         },
     }
 }
@@ -40,6 +46,15 @@ pub fn parse_file(file: &InputFile) -> (Vec<Object>, Vec<Diagnostic>) {
     let lines: Vec<&str> = file.text.lines().collect();
     let docs = if file.json {
         json_documents(file, &mut diags)
+    } else if let Some((line, name)) = yaml_break_we_do_not_see(&file.text) {
+        diags.push(invalid(
+            file,
+            line,
+            format!(
+                "this line holds a {name}, which kubectl's YAML parser reads as a line break and ours does not, so the two would read different objects; replace it with a newline (or escape it inside a double-quoted string)"
+            ),
+        ));
+        Vec::new()
     } else {
         yaml_documents(file, lines.len(), &mut diags)
     };
@@ -144,6 +159,84 @@ fn yaml_documents(
     }
 }
 
+/// The first NEL, LINE SEPARATOR or PARAGRAPH SEPARATOR and its line: go-yaml (YAML 1.1, as
+/// kubectl reads) breaks lines there, our YAML 1.2 parser does not, so an annotation after
+/// one inside a comment would be seen by kubectl and hidden from us.
+fn yaml_break_we_do_not_see(text: &str) -> Option<(usize, &'static str)> {
+    let at = text.find(['\u{85}', '\u{2028}', '\u{2029}'])?;
+    let name = match text[at..].chars().next() {
+        Some('\u{85}') => "NEXT LINE character (U+0085)",
+        Some('\u{2028}') => "LINE SEPARATOR (U+2028)",
+        _ => "PARAGRAPH SEPARATOR (U+2029)",
+    };
+    Some((text[..at].bytes().filter(|b| *b == b'\n').count() + 1, name))
+}
+
+/// A JSON value read like [`Value`], but a mapping with a key given twice is an error (which
+/// kubectl's strict field validation reports too), not silently the last one.
+struct StrictJson(Value);
+
+impl<'de> Deserialize<'de> for StrictJson {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictJson)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(StrictJson(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "duplicate key `{}`",
+                    crate::diagnostics::excerpt(&key)
+                )));
+            }
+            let StrictJson(value) = map.next_value()?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 fn json_documents(file: &InputFile, diags: &mut Vec<Diagnostic>) -> Vec<Document> {
     let text = &file.text;
     let line_at = |offset: usize| {
@@ -154,14 +247,14 @@ fn json_documents(file: &InputFile, diags: &mut Vec<Diagnostic>) -> Vec<Document
             + 1
     };
     let mut docs: Vec<Document> = Vec::new();
-    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<StrictJson>();
     let mut start = 0;
     loop {
         let skipped = text[start..].len() - text[start..].trim_start().len();
         let begin = start + skipped;
         match stream.next() {
             None => break,
-            Some(Ok(value)) => {
+            Some(Ok(StrictJson(value))) => {
                 let end = stream.byte_offset();
                 docs.push(Document {
                     value,
@@ -234,6 +327,67 @@ fn str_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
+/// What a value is, in words: `a list`, `a string`...
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Array(_) => "a list",
+        Value::String(_) => "a string",
+        Value::Number(_) => "a number",
+        Value::Bool(_) => "a boolean",
+        Value::Object(_) => "a mapping",
+        Value::Null => "empty",
+    }
+}
+
+/// A `metadata` that kubectl refuses to decode (a field of the wrong type), which we must not
+/// read as absent: an `annotations` list would otherwise silently mean wave 0.
+fn metadata_problem(metadata: Option<&Value>) -> Option<String> {
+    let metadata = match metadata {
+        None | Some(Value::Null) => return None,
+        Some(Value::Object(m)) => m,
+        Some(other) => {
+            return Some(format!(
+                "metadata is {}; kubectl refuses the file: it must be a mapping",
+                type_name(other)
+            ));
+        }
+    };
+    for field in ["name", "generateName", "namespace"] {
+        match metadata.get(field) {
+            None | Some(Value::Null | Value::String(_)) => {}
+            Some(other) => {
+                return Some(format!(
+                    "metadata.{field} is {}; kubectl refuses the file: quote it to make it a string",
+                    type_name(other)
+                ));
+            }
+        }
+    }
+    for field in ["annotations", "labels"] {
+        match metadata.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(map)) => {
+                if field == "labels"
+                    && let Some((key, v)) = map.iter().find(|(_, v)| !v.is_string() && !v.is_null())
+                {
+                    return Some(format!(
+                        "label `{}` is {}; kubectl refuses the file: label values must be strings (quote it)",
+                        crate::diagnostics::excerpt(key),
+                        type_name(v)
+                    ));
+                }
+            }
+            Some(other) => {
+                return Some(format!(
+                    "metadata.{field} is {}; kubectl refuses the file: it must be a mapping of strings (key: \"value\")",
+                    type_name(other)
+                ));
+            }
+        }
+    }
+    None
+}
+
 fn build_object(
     value: Value,
     source: &Source,
@@ -244,15 +398,9 @@ fn build_object(
 ) -> Option<Object> {
     let not_object = |what: String| Diagnostic::new(Code::NotAnObject, source, "-", what);
     if !value.is_object() {
-        let kind = match &value {
-            Value::Array(_) => "a list",
-            Value::String(_) => "a string",
-            Value::Number(_) => "a number",
-            Value::Bool(_) => "a boolean",
-            _ => "empty",
-        };
         diags.push(not_object(format!(
-            "this document is {kind}, not a Kubernetes object"
+            "this document is {}, not a Kubernetes object",
+            type_name(&value)
         )));
         return None;
     }
@@ -270,6 +418,19 @@ fn build_object(
         return None;
     };
     let metadata = value.get("metadata");
+    if let Some(problem) = metadata_problem(metadata) {
+        let name = metadata.and_then(|m| str_field(m, "name")).unwrap_or("?");
+        let namespace = metadata
+            .and_then(|m| str_field(m, "namespace"))
+            .unwrap_or("");
+        diags.push(Diagnostic::new(
+            Code::NotAnObject,
+            source,
+            display_name(kind, namespace, name),
+            problem,
+        ));
+        return None;
+    }
     let namespace = metadata
         .and_then(|m| str_field(m, "namespace"))
         .unwrap_or("")
@@ -420,5 +581,75 @@ mod tests {
             assert_eq!(diags.len(), 1, "{text:?}: {diags:?}");
             assert!(!diags[0].message.contains("DuplicateKeyPolicy"));
         }
+    }
+
+    #[test]
+    fn metadata_of_the_wrong_shape_is_refused_as_kubectl_does() {
+        for (meta, words) in [
+            (
+                "  annotations:\n  - argocd.argoproj.io/sync-wave: \"5\"\n",
+                "metadata.annotations is a list",
+            ),
+            (
+                "  annotations: \"argocd.argoproj.io/sync-wave=5\"\n",
+                "metadata.annotations is a string",
+            ),
+            ("  labels: [a]\n", "metadata.labels is a list"),
+            ("  labels:\n    tier: 5\n", "label `tier` is a number"),
+            ("  namespace: 5\n", "metadata.namespace is a number"),
+        ] {
+            let text = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n{meta}");
+            let (objs, diags) = parse_file(&file("m.yaml", &text));
+            assert!(objs.is_empty(), "{meta}");
+            assert_eq!(diags.len(), 1, "{meta}: {diags:?}");
+            assert_eq!(diags[0].code, Code::NotAnObject);
+            assert!(diags[0].message.contains(words), "{}", diags[0].message);
+            assert!(
+                diags[0].message.contains("kubectl refuses"),
+                "{}",
+                diags[0].message
+            );
+        }
+        let (objs, diags) = parse_file(&file(
+            "m.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations: null\n  labels: {}\n",
+        ));
+        assert_eq!(
+            (objs.len(), diags.len()),
+            (1, 0),
+            "null and empty stay fine"
+        );
+    }
+
+    #[test]
+    fn line_breaks_only_go_yaml_sees_are_refused() {
+        for sep in ['\u{2028}', '\u{2029}', '\u{85}'] {
+            let text = format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations:\n    # note{sep}    argocd.argoproj.io/sync-wave: \"5\"\n"
+            );
+            let (objs, diags) = parse_file(&file("m.yaml", &text));
+            assert!(objs.is_empty());
+            assert_eq!(diags[0].code, Code::InvalidManifest);
+            assert_eq!(diags[0].source, "m.yaml:6");
+            assert!(
+                diags[0]
+                    .message
+                    .contains("kubectl's YAML parser reads as a line break")
+            );
+        }
+    }
+
+    #[test]
+    fn json_duplicate_keys_are_errors() {
+        let text = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\n\"metadata\":{\"name\":\"a\",\"name\":\"b\"}}\n";
+        let (objs, diags) = parse_file(&file("d.json", text));
+        assert!(objs.is_empty());
+        assert_eq!(diags[0].code, Code::InvalidManifest);
+        assert_eq!(diags[0].source, "d.json:2");
+        assert!(
+            diags[0].message.contains("duplicate key `name`"),
+            "{}",
+            diags[0].message
+        );
     }
 }

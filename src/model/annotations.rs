@@ -192,6 +192,16 @@ fn csv(text: &str) -> Vec<&str> {
 }
 
 /// Go's `strconv.Atoi` on a 64-bit platform: optional sign, ASCII digits, no spaces.
+/// Why [`go_atoi`] refused `text`: out of range for a 64-bit integer, or not an integer.
+fn not_an_int64(text: &str) -> &'static str {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        "is out of range (waves are 64-bit integers, -9223372036854775808 to 9223372036854775807)"
+    } else {
+        "is not an integer"
+    }
+}
+
 pub fn go_atoi(text: &str) -> Option<i64> {
     let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -249,11 +259,15 @@ pub fn parse(
     for (key, value) in map {
         match value {
             Value::String(s) => text.push((key, s)),
-            other => p.report(
-                Code::AnnotationNotString,
-                key,
-                format!("annotation `{key}` has the non-string value {other}; annotation values must be strings: write `{key}: \"{}\"`", other.to_string().trim_matches('"')),
-            ),
+            other => {
+                let shown = other.to_string();
+                let shown = crate::diagnostics::excerpt(&shown);
+                p.report(
+                    Code::AnnotationNotString,
+                    key,
+                    format!("annotation `{key}` has the non-string value {shown}; annotation values must be strings: write `{key}: \"{}\"`", shown.trim_matches('"')),
+                )
+            }
         }
     }
     let get = |key: &str| text.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
@@ -345,7 +359,9 @@ impl Parser<'_, '_> {
                 None => self.report(
                     Code::InvalidWave,
                     SYNC_WAVE,
-                    format!("`{SYNC_WAVE}: \"{text}\"` is not an integer (Argo CD would silently use {}); write a whole number such as \"-1\" or \"2\"",
+                    format!("`{SYNC_WAVE}: \"{}\"` {} (Argo CD would silently use {}); write a whole number such as \"-1\" or \"2\"",
+                        crate::diagnostics::excerpt(text),
+                        not_an_int64(text),
                         if weight.is_some() { "the helm.sh/hook-weight" } else { "wave 0" }),
                 ),
             }
@@ -353,7 +369,15 @@ impl Parser<'_, '_> {
         if let Some(text) = weight {
             match go_atoi(text) {
                 Some(w) => return w,
-                None => self.report(Code::InvalidWave, HELM_HOOK_WEIGHT, format!("`{HELM_HOOK_WEIGHT}: \"{text}\"` is not an integer (Argo CD would use wave 0)")),
+                None => self.report(
+                    Code::InvalidWave,
+                    HELM_HOOK_WEIGHT,
+                    format!(
+                        "`{HELM_HOOK_WEIGHT}: \"{}\"` {} (Argo CD would use wave 0)",
+                        crate::diagnostics::excerpt(text),
+                        not_an_int64(text)
+                    ),
+                ),
             }
         }
         0

@@ -77,13 +77,18 @@ impl Plan {
             mut diagnostics,
             ..
         } = loaded;
+        crate::manifest::check_duplicates(
+            &objects,
+            options.destination_namespace.as_deref(),
+            &mut diagnostics,
+        );
         if options.lenient {
             for d in &mut diagnostics {
                 if d.code.lenient_demotes() || d.code == Code::DuplicateObject {
                     d.severity = Severity::Warning;
                 }
             }
-            objects = keep_last_duplicates(objects);
+            objects = keep_last_duplicates(objects, options.destination_namespace.as_deref());
         }
         let mut tasks = Vec::with_capacity(objects.len());
         let mut skipped = Vec::new();
@@ -175,17 +180,18 @@ impl Plan {
 
 /// Argo CD keeps only the last of several objects with one identity (and warns); `--lenient`
 /// does the same.
-fn keep_last_duplicates(objects: Vec<Object>) -> Vec<Object> {
+fn keep_last_duplicates(objects: Vec<Object>, destination: Option<&str>) -> Vec<Object> {
+    use crate::manifest::effective_key;
     let mut last = std::collections::HashMap::with_capacity(objects.len());
     for (i, o) in objects.iter().enumerate() {
         if !o.generate_name {
-            last.insert(o.key(), i);
+            last.insert(effective_key(o, destination), i);
         }
     }
     objects
         .into_iter()
         .enumerate()
-        .filter(|(i, o)| o.generate_name || last.get(&o.key()) == Some(i))
+        .filter(|(i, o)| o.generate_name || last.get(&effective_key(o, destination)) == Some(i))
         .map(|(_, o)| o)
         .collect()
 }

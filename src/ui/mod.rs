@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use owo_colors::{OwoColorize, Stream};
 use serde::Serialize;
 
-use crate::diagnostics::{Diagnostic, Severity};
+use crate::diagnostics::{Diagnostic, Severity, escape_control};
 
 /// `-o` formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -33,6 +33,12 @@ pub fn init_color(no_color: bool) {
 
 /// A kubectl-style table: upper-case headers, columns separated by three spaces, no borders.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    // Cells come from the input: control characters are shown escaped, never sent.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| escape_control(c).into_owned()).collect())
+        .collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -96,7 +102,14 @@ pub fn diagnostic_line(d: &Diagnostic) -> String {
     } else {
         format!("{}: ", d.object)
     };
-    format!("{}: {label}: {object}{}", d.source, d.message)
+    // Names and messages come from the input: control characters in them must not reach
+    // the terminal.
+    format!(
+        "{}: {label}: {}{}",
+        escape_control(&d.source.to_string()),
+        escape_control(&object),
+        escape_control(&d.message)
+    )
 }
 
 /// Prints diagnostics on stderr, one per line.
