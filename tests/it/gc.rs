@@ -154,11 +154,14 @@ where
         + kube::Resource
         + 'static,
 {
+    // Up to 120 s: pods owned by a custom resource go only once the controller-manager's
+    // garbage collector has rediscovered the new CRD's kind (its resync is 30 s) and a loaded
+    // CI machine can take a while beyond that. Returns as soon as the object is gone.
     wait_for(
         api,
         name,
         "deleted",
-        Duration::from_secs(30),
+        Duration::from_secs(120),
         |o: Option<&K>| o.is_none_or(|o| o.meta().deletion_timestamp.is_some()),
     )
     .await;
