@@ -6,13 +6,10 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use serde_json::Value;
-
 use super::{Presence, StatusReport, Target};
 use crate::cluster::live::WatchHandle;
 use crate::cluster::{Cluster, ClusterError, LiveStore, ResolvedKind};
 use crate::health::HealthConfig;
-use crate::model::Object;
 use crate::plan::Plan;
 
 /// How long the first list of a watch may take before `status` gives up (exit 2).
@@ -52,7 +49,8 @@ impl LivePlan {
             .collect();
         for (i, o) in plan.objects.iter().enumerate() {
             let kind = cluster.resolve(&o.api_version, &o.kind).await;
-            let namespace = namespace_of(plan, o, kind.as_ref(), &cluster.default_namespace);
+            let namespace =
+                crate::sync::unit::namespace_of(plan, o, kind.as_ref(), &cluster.default_namespace);
             if let Some(kind) = kind.as_ref().filter(|_| used.contains(&i)) {
                 let scope = if kind.namespaced {
                     namespace.clone()
@@ -198,27 +196,4 @@ impl LivePlan {
         blocker.logs = found.logs;
         blocker.events = found.events;
     }
-}
-
-/// The namespace `sync` writes an object to: its own, else the default for namespaced kinds;
-/// "" for cluster-scoped kinds (a kind not served yet: the scope its CRD in the plan gives).
-fn namespace_of(
-    plan: &Plan,
-    o: &Object,
-    kind: Option<&ResolvedKind>,
-    default_namespace: &str,
-) -> String {
-    match kind {
-        Some(k) if !k.namespaced => String::new(),
-        _ if !o.namespace.is_empty() => o.namespace.clone(),
-        None if crd_scope_is_cluster(plan, o) => String::new(),
-        _ => default_namespace.to_string(),
-    }
-}
-
-fn crd_scope_is_cluster(plan: &Plan, o: &Object) -> bool {
-    plan.objects.iter().any(|crd| {
-        crate::infer::refs::crd_defines(crd).is_some_and(|(g, k)| g == o.group && k == o.kind)
-            && crd.value.pointer("/spec/scope").and_then(Value::as_str) == Some("Cluster")
-    })
 }

@@ -139,8 +139,10 @@ impl Unit {
     }
 }
 
-/// The namespace an object is written to: its own, else the default for namespaced kinds.
-fn namespace_of(
+/// The namespace `sync` writes an object to: its own, else the default for namespaced kinds;
+/// "" for cluster-scoped kinds (a kind not served yet: the scope its CRD in the plan gives).
+/// `status` reads objects where this says they are.
+pub fn namespace_of(
     plan: &Plan,
     o: &Object,
     kind: Option<&ResolvedKind>,
