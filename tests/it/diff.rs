@@ -3,26 +3,19 @@
 //! two Git revisions of a repository the test builds (no cluster at all).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{bin, run};
+use crate::common::run;
 use crate::support::cluster::{TestNs, cluster};
-use crate::sync::{Run, app, config_map, deployment, path, sync};
+use crate::sync::{Run, app, cluster_command, config_map, deployment, path, sync};
 
-/// `kubectl-waves diff` with the test cluster's kubeconfig, in namespace `ns`.
+/// `kubectl-waves diff` with the test cluster's kubeconfig, in namespace `ns`, and no
+/// external diff program from the environment.
 fn diff_command(ns: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(bin());
-    cmd.current_dir(crate::common::root())
-        .env("NO_COLOR", "1")
-        .env_remove("KUBECONFIG")
-        .env_remove("KUBECTL_EXTERNAL_DIFF")
-        .arg("diff")
-        .args(args)
-        .args(["-n", ns, "--kubeconfig"])
-        .arg(&cluster().kubeconfig)
-        .stdin(Stdio::null());
+    let mut cmd = cluster_command("diff", ns, args);
+    cmd.env_remove("KUBECTL_EXTERNAL_DIFF");
     cmd
 }
 

@@ -8,22 +8,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::bin;
 use crate::support::cluster::cluster;
 use crate::sync::{Run, app, config_map, deployment, job, path, sync};
 
 /// `kubectl-waves status` with the test cluster's kubeconfig, in namespace `ns`.
 fn status_command(ns: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(bin());
-    cmd.current_dir(crate::common::root())
-        .env("NO_COLOR", "1")
-        .env_remove("KUBECONFIG")
-        .arg("status")
-        .args(args)
-        .args(["-n", ns, "--kubeconfig"])
-        .arg(&cluster().kubeconfig)
-        .stdin(Stdio::null());
-    cmd
+    crate::sync::cluster_command("status", ns, args)
 }
 
 async fn status(ns: &str, args: &[&str]) -> Run {

@@ -30,18 +30,23 @@ impl std::fmt::Debug for Run {
     }
 }
 
-/// `kubectl-waves sync` with the test cluster's kubeconfig, in namespace `ns`.
-pub fn sync_command(ns: &str, args: &[&str]) -> Command {
+/// `kubectl-waves SUBCOMMAND` with the test cluster's kubeconfig, in namespace `ns`.
+pub fn cluster_command(subcommand: &str, ns: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(bin());
     cmd.current_dir(crate::common::root())
         .env("NO_COLOR", "1")
         .env_remove("KUBECONFIG")
-        .arg("sync")
+        .arg(subcommand)
         .args(args)
         .args(["-n", ns, "--kubeconfig"])
         .arg(&cluster().kubeconfig)
         .stdin(Stdio::null());
     cmd
+}
+
+/// `kubectl-waves sync` with the test cluster's kubeconfig, in namespace `ns`.
+pub fn sync_command(ns: &str, args: &[&str]) -> Command {
+    cluster_command("sync", ns, args)
 }
 
 /// Runs a sync to its end (off the async workers, so the recorder keeps receiving).
