@@ -53,8 +53,8 @@ pub struct DiffArgs {
     #[arg(long, requires = "prune")]
     pub prune_last: bool,
     /// As sync: server-side apply (default); `--server-side=false` compares as client-side apply.
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value_t = true, default_missing_value = "true", value_name = "BOOL")]
-    pub server_side: bool,
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub server_side: Option<bool>,
     /// As sync: a field owned by another manager is a rejection, not taken over.
     #[arg(long)]
     pub no_force_conflicts: bool,
@@ -81,16 +81,28 @@ pub fn run(args: &DiffArgs, global: &GlobalArgs) -> CommandResult {
         return run_revisions(args, global, options, from, to);
     }
     let input = args.input.input(global)?;
+    let app = super::app::AppSettings::of(&args.input)?;
+    let mut rules = rules;
+    rules.extend(app.ignore.iter().cloned());
     let applyset_name = args
         .applyset
         .clone()
         .or_else(|| super::sync::default_applyset_name(&input));
-    let checked = checked(&input, options)?;
+    let checked = {
+        let mut loaded = manifest::load(&input);
+        super::app::apply_resource_options(&args.input, &mut loaded.objects);
+        let checked = check::check(loaded, options);
+        if checked.has_input_errors() {
+            return Err(super::rejected_input(&checked.diagnostics, "compared"));
+        }
+        checked
+    };
     if global.output == OutputFormat::Text {
         ui::print_diagnostics(&checked.diagnostics);
     }
     let plan = checked.plan;
-    if plan.steps.is_empty() && plan.sync_fail.is_empty() && !args.prune {
+    let prune = args.prune || app.prune;
+    if plan.steps.is_empty() && plan.sync_fail.is_empty() && !prune {
         eprintln!("No resources found.");
         return Ok(exit::OK);
     }
@@ -98,16 +110,16 @@ pub fn run(args: &DiffArgs, global: &GlobalArgs) -> CommandResult {
     let report = runtime.block_on(async {
         let cluster = super::cluster::connect(global, "compared").await?;
         let options = DiffOptions {
-            server_side: args.server_side,
+            server_side: args.server_side.or(app.server_side).unwrap_or(true),
             force_conflicts: !args.no_force_conflicts,
             concurrency: args.concurrency.max(1),
             applyset: applyset_name
                 .as_deref()
                 .map(|name| ApplySet::new(name, &cluster.default_namespace)),
-            prune: args.prune,
+            prune,
             confirm_prune: args.confirm_prune,
-            prune_last: args.prune_last,
-            create_namespace: args.create_namespace,
+            prune_last: args.prune_last || app.prune_last,
+            create_namespace: args.create_namespace || app.create_namespace,
             ignore: rules,
         };
         crate::diff::live::against_cluster(&cluster, &plan, &options)

@@ -2,6 +2,7 @@
 //! One file per subcommand, each thin.
 
 mod annotate;
+mod app;
 mod cluster;
 pub mod complete;
 mod diff;
@@ -15,11 +16,13 @@ mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::manifest::Input;
+use crate::manifest::app::Application;
 use crate::manifest::render::{RenderOptions, SourceType};
 use crate::ui::{self, OutputFormat};
 pub use error::{CommandError, CommandResult, ErrorKind, report_error, report_warning};
@@ -147,11 +150,34 @@ pub struct InputArgs {
     /// Helm's release name (default: the chart folder's name; Argo CD uses the Application's).
     #[arg(long, value_name = "NAME")]
     pub release_name: Option<String>,
+    /// An Argo CD Application: a YAML file, or the NAME of one in the cluster (--app-namespace).
+    /// Its sources (Git at targetRevision, Kustomize, Helm), destination namespace, sync
+    /// options and ignoreDifferences drive the run (docs/sources.md).
+    #[arg(long, value_name = "FILE|NAME", conflicts_with_all = [
+        "paths", "filenames", "revision", "source_type", "kustomize_build_options",
+        "helm_values", "helm_set", "release_name",
+    ])]
+    pub app: Option<String>,
+    /// Where `--app NAME` is read from in the cluster.
+    #[arg(long, value_name = "NAMESPACE", default_value = "argocd")]
+    pub app_namespace: String,
+    /// The Application `--app` names, read once before the subcommand runs.
+    #[arg(skip)]
+    pub application: Option<Arc<Application>>,
 }
 
 impl InputArgs {
     /// The input to load; a bad-input error for contradictory flags.
     pub fn input(&self, global: &GlobalArgs) -> Result<Input, CommandError> {
+        if let Some(app) = &self.application {
+            return Ok(Input::App {
+                app: app.clone(),
+                context: crate::manifest::app::ReadContext {
+                    cache_dir: None,
+                    namespace: global.namespace.clone(),
+                },
+            });
+        }
         let input = self.input_or_message().map_err(CommandError::bad_input)?;
         self.rendered(input, global)
             .map_err(CommandError::bad_input)
@@ -190,12 +216,12 @@ impl InputArgs {
                 .unwrap_or_default(),
             helm_values: self.helm_values.clone(),
             helm_set: self.helm_set.clone(),
-            helm_skip_crds: false,
+            ..RenderOptions::default()
         };
         Ok(Input::Rendered {
             dir,
             source,
-            options,
+            options: Box::new(options),
         })
     }
 
@@ -243,9 +269,12 @@ pub fn main() -> ExitCode {
     if args.get(1).map(String::as_str) == Some("__complete") {
         return complete::run(&args[2..]);
     }
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     crate::ui::init_color(cli.global.no_color);
     crate::manifest::read::set_max_input_bytes(cli.global.max_input_size);
+    if let Err(e) = app::prepare(&mut cli) {
+        return ExitCode::from(error::finish(Err(e)));
+    }
     let result = match &cli.command {
         Command::Plan(args) => plan::run(args, &cli.global),
         Command::Annotate(args) => annotate::run(args, &cli.global),

@@ -54,9 +54,38 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs) -> CommandResult {
             return Ok(exit::OK);
         }
     }
+    // Rendered apps and Applications say what produced the objects; plain files need not.
+    let sources = match &input {
+        manifest::Input::Rendered { .. } | manifest::Input::App { .. } => {
+            manifest::describe(&input)
+        }
+        _ => Vec::new(),
+    };
     super::print(|out| match global.output {
-        OutputFormat::Text => out.write_all(render_text(&checked).as_bytes()),
-        format => ui::write_data(out, format, &checked.document()),
+        OutputFormat::Text => {
+            for s in &sources {
+                let by = s
+                    .renderer
+                    .as_deref()
+                    .map(|r| format!(", rendered by `{r}`"))
+                    .unwrap_or_default();
+                let app = s
+                    .application
+                    .as_deref()
+                    .map(|a| format!("Application/{a}: "))
+                    .unwrap_or_default();
+                writeln!(out, "SOURCE  {app}{} {}{by}", s.source_type, s.path)?;
+            }
+            if !sources.is_empty() {
+                writeln!(out)?;
+            }
+            out.write_all(render_text(&checked).as_bytes())
+        }
+        format => {
+            let mut doc = checked.document();
+            doc.sources = sources.clone();
+            ui::write_data(out, format, &doc)
+        }
     })?;
     let lint_errors = args.strict && checked.has_lint_errors();
     // Freeing 10,000 parsed objects one by one takes longer than the rest of the output; the

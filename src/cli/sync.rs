@@ -47,8 +47,8 @@ pub struct SyncArgs {
     #[arg(long)]
     pub lenient: bool,
     /// Server-side apply (default). `--server-side=false` uses client-side apply, Argo CD's default.
-    #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value_t = true, default_missing_value = "true", value_name = "BOOL")]
-    pub server_side: bool,
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub server_side: Option<bool>,
     /// Fail on a field owned by another manager (naming it) instead of taking it over.
     #[arg(long)]
     pub no_force_conflicts: bool,
@@ -108,8 +108,8 @@ pub struct SyncArgs {
     #[arg(long, requires = "ignore_differences")]
     pub respect_ignore_differences: bool,
     /// How pruned objects' dependents are deleted.
-    #[arg(long, value_enum, default_value_t = Propagation::Foreground, value_name = "POLICY")]
-    pub prune_propagation: Propagation,
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub prune_propagation: Option<Propagation>,
     /// Write the result of this sync as Prometheus gauges to FILE (atomically), for
     /// node_exporter's textfile collector or a Pushgateway; labelled with the inventory name.
     #[arg(long, value_name = "FILE")]
@@ -122,6 +122,7 @@ pub(super) fn default_applyset_name(input: &crate::manifest::Input) -> Option<St
     use crate::manifest::Input;
     let base = match input {
         Input::Stdin => return None,
+        Input::App { app, .. } => app.name.clone(),
         Input::Rendered { dir, .. } => std::fs::canonicalize(dir)
             .unwrap_or_else(|_| dir.clone())
             .file_name()?
@@ -196,6 +197,7 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 
 pub fn run(args: &SyncArgs, global: &GlobalArgs) -> CommandResult {
     let input = args.input.input(global)?;
+    let app = super::app::AppSettings::of(&args.input)?;
     let applyset_name = args
         .applyset
         .clone()
@@ -206,8 +208,10 @@ pub fn run(args: &SyncArgs, global: &GlobalArgs) -> CommandResult {
         )
         .hint("pass --applyset NAME (the same name on every sync of this app)"));
     }
+    let mut loaded = manifest::load(&input);
+    super::app::apply_resource_options(&args.input, &mut loaded.objects);
     let checked = check::check(
-        manifest::load(&input),
+        loaded,
         PlanOptions {
             lenient: args.lenient,
             destination_namespace: global.namespace.clone(),
@@ -240,7 +244,14 @@ pub fn run(args: &SyncArgs, global: &GlobalArgs) -> CommandResult {
     }
     let file_health = super::cluster::read_health_file(args.health_config.as_deref())?;
     let runtime = super::cluster::runtime()?;
-    let code = runtime.block_on(sync_main(args, global, &plan, file_health, applyset_name));
+    let code = runtime.block_on(sync_main(
+        args,
+        global,
+        &plan,
+        file_health,
+        applyset_name,
+        app,
+    ));
     // The process ends right after; do not wait for watch tasks to notice.
     runtime.shutdown_background();
     code
@@ -252,6 +263,7 @@ async fn sync_main(
     plan: &Plan,
     file_health: Option<HealthConfig>,
     applyset_name: Option<String>,
+    app: super::app::AppSettings,
 ) -> CommandResult {
     let cluster = super::cluster::connect(global, "changed").await?;
     let mut renderer = SyncRenderer::new(Progress::detect(global.output == OutputFormat::Json));
@@ -264,13 +276,13 @@ async fn sync_main(
     )
     .await?;
     let options = SyncOptions {
-        server_side: args.server_side,
+        server_side: args.server_side.or(app.server_side).unwrap_or(true),
         force_conflicts: !args.no_force_conflicts,
         dry_run: args.dry_run == Some(DryRun::Server),
         wait: args.wait,
         timeout: Some(args.timeout).filter(|t| !t.is_zero()),
         wave_timeout: args.wave_timeout.filter(|t| !t.is_zero()),
-        create_namespace: args.create_namespace,
+        create_namespace: args.create_namespace || app.create_namespace,
         keep_running_hooks: args.keep_running_hooks,
         concurrency: args.concurrency.max(1),
         health: Arc::new(health),
@@ -278,14 +290,19 @@ async fn sync_main(
         applyset: applyset_name
             .as_deref()
             .map(|name| ApplySet::new(name, &cluster.default_namespace)),
-        prune: args.prune,
+        prune: args.prune || app.prune,
         confirm_prune: args.confirm_prune,
-        prune_last: args.prune_last,
-        prune_propagation: args.prune_propagation,
-        apply_out_of_sync_only: args.apply_out_of_sync_only,
-        fail_on_shared_resource: args.fail_on_shared_resource,
+        prune_last: args.prune_last || app.prune_last,
+        prune_propagation: args
+            .prune_propagation
+            .or(app.prune_propagation)
+            .unwrap_or_default(),
+        apply_out_of_sync_only: args.apply_out_of_sync_only || app.apply_out_of_sync_only,
+        fail_on_shared_resource: args.fail_on_shared_resource || app.fail_on_shared_resource,
         respect_ignore: if args.respect_ignore_differences {
             super::diff::read_ignore_rules(args.ignore_differences.as_deref())?
+        } else if app.respect_ignore_differences {
+            app.ignore.clone()
         } else {
             Vec::new()
         },

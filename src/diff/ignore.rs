@@ -35,6 +35,11 @@ pub fn parse_rules(text: &str) -> Result<Vec<IgnoreRule>, String> {
             );
         }
     };
+    parse_rule_list(list)
+}
+
+/// Reads a list of rules (an Application's `spec.ignoreDifferences`).
+pub fn parse_rule_list(list: &Value) -> Result<Vec<IgnoreRule>, String> {
     let Value::Array(items) = list else {
         return Err("`ignoreDifferences` must be a list".into());
     };

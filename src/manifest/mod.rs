@@ -2,6 +2,7 @@
 //! YAML 1.1 scalars as kubectl reads them) and JSON; `List` kinds flattened. The only module
 //! that reads input bytes.
 
+pub mod app;
 pub mod git;
 mod parse;
 pub mod read;
@@ -33,12 +34,61 @@ pub enum Input {
         revision: String,
         path: Option<String>,
     },
+    /// An Argo CD Application's sources.
+    App {
+        app: Arc<app::Application>,
+        context: app::ReadContext,
+    },
     /// A Kustomize or Helm app folder, rendered by its tool.
     Rendered {
         dir: PathBuf,
         source: render::SourceType,
-        options: render::RenderOptions,
+        options: Box<render::RenderOptions>,
     },
+}
+
+/// Where the objects came from and what produced them, for `plan`'s output: the source type
+/// as Argo CD names it and, for a rendered app, the renderer.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceInfo {
+    /// `directory`, `kustomize`, `helm` (Argo CD's source types), or `stdin`.
+    #[serde(rename = "type")]
+    pub source_type: &'static str,
+    /// The folder, file or stream read (`REV:path` in Git).
+    pub path: String,
+    /// The command that rendered it (`kubectl kustomize`, `helm template`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renderer: Option<String>,
+    /// The Application whose source this is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application: Option<String>,
+}
+
+/// What [`load`] reads `input` as; for an Application, what its last read found.
+pub fn describe(input: &Input) -> Vec<SourceInfo> {
+    let plain = |source_type: &'static str, path: String| SourceInfo {
+        source_type,
+        path,
+        renderer: None,
+        application: None,
+    };
+    match input {
+        Input::Stdin => vec![plain("stdin", "-".into())],
+        Input::Paths(paths) => paths
+            .iter()
+            .map(|p| plain("directory", read::display_path(p)))
+            .collect(),
+        Input::Git { revision, path, .. } => vec![plain(
+            "directory",
+            format!("{revision}:{}", path.as_deref().unwrap_or("")),
+        )],
+        Input::Rendered { dir, source, .. } => vec![SourceInfo {
+            renderer: render::renderer(*source),
+            ..plain(source.as_str(), read::display_path(dir))
+        }],
+        Input::App { app, .. } => app.read.lock().map(|r| r.clone()).unwrap_or_default(),
+    }
 }
 
 /// One input file's text and how to show its name.
@@ -138,6 +188,10 @@ pub fn read_input(input: &Input) -> (Vec<InputFile>, Vec<Diagnostic>) {
         } => match render::render(dir, *source, options) {
             Ok(file) => files.push(file),
             Err(message) => diags.push(unreadable(&dir.display().to_string(), message)),
+        },
+        Input::App { app, context } => match app::read_sources(app, context) {
+            Ok(mut read) => files.append(&mut read),
+            Err(message) => diags.push(unreadable(&app.origin, message)),
         },
         Input::Git {
             repo,

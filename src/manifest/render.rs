@@ -60,6 +60,32 @@ pub struct RenderOptions {
     pub helm_set: Vec<String>,
     /// Leave CRDs out (Argo CD's `skipCrds`); default: `--include-crds`.
     pub helm_skip_crds: bool,
+    /// `helm template --set-string KEY=VALUE` (Argo CD's `forceString` parameters).
+    pub helm_set_string: Vec<String>,
+    /// `helm template --set-file KEY=PATH` (Argo CD's `fileParameters`).
+    pub helm_set_file: Vec<String>,
+    /// `--skip-tests` (Argo CD's `skipTests`).
+    pub helm_skip_tests: bool,
+    /// `--skip-schema-validation` (Argo CD's `skipSchemaValidation`).
+    pub helm_skip_schema_validation: bool,
+    /// `--kube-version` (Argo CD's `kubeVersion`).
+    pub helm_kube_version: Option<String>,
+    /// `--api-versions`, each (Argo CD's `apiVersions`).
+    pub helm_api_versions: Vec<String>,
+    /// A chart from a repository or registry instead of the folder.
+    pub helm_chart: Option<HelmChart>,
+}
+
+/// A chart that `helm template` fetches itself: from a chart repository (`--repo`) or an OCI
+/// registry (`oci://…`).
+#[derive(Debug, Clone, Default)]
+pub struct HelmChart {
+    /// The chart's name in the repository, or its `oci://` reference.
+    pub reference: String,
+    /// `--repo URL` for a chart repository.
+    pub repo: Option<String>,
+    /// `--version`; `None` for the latest.
+    pub version: Option<String>,
 }
 
 /// Renders a Kustomize or Helm app into one manifest stream, named after the command that
@@ -110,9 +136,33 @@ pub fn render(
                     .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
                     .unwrap_or_else(|| "release".into())
             });
-            let mut args = vec!["template".to_string(), release, folder.clone()];
+            let chart = match &options.helm_chart {
+                Some(chart) => chart.reference.clone(),
+                None => folder.clone(),
+            };
+            let mut args = vec!["template".to_string(), release, chart];
+            if let Some(chart) = &options.helm_chart {
+                if let Some(repo) = &chart.repo {
+                    args.extend(["--repo".into(), repo.clone()]);
+                }
+                if let Some(version) = &chart.version {
+                    args.extend(["--version".into(), version.clone()]);
+                }
+            }
             if !options.helm_skip_crds {
                 args.push("--include-crds".into());
+            }
+            if options.helm_skip_tests {
+                args.push("--skip-tests".into());
+            }
+            if options.helm_skip_schema_validation {
+                args.push("--skip-schema-validation".into());
+            }
+            if let Some(version) = &options.helm_kube_version {
+                args.extend(["--kube-version".into(), version.clone()]);
+            }
+            for api in &options.helm_api_versions {
+                args.extend(["--api-versions".into(), api.clone()]);
             }
             if let Some(ns) = &options.namespace {
                 args.extend(["--namespace".into(), ns.clone()]);
@@ -122,6 +172,12 @@ pub fn render(
             }
             for set in &options.helm_set {
                 args.extend(["--set".into(), set.clone()]);
+            }
+            for set in &options.helm_set_string {
+                args.extend(["--set-string".into(), set.clone()]);
+            }
+            for set in &options.helm_set_file {
+                args.extend(["--set-file".into(), set.clone()]);
             }
             (program, args, format!("{folder} (helm template)"))
         }
@@ -154,6 +210,17 @@ pub fn render(
         text,
         json: false,
     })
+}
+
+/// The command that renders a source type here (`kustomize build` when `kustomize` is on
+/// PATH, else `kubectl kustomize`; `helm template`).
+pub fn renderer(source: SourceType) -> Option<String> {
+    match source {
+        SourceType::Directory => None,
+        SourceType::Kustomize if on_path("kustomize").is_some() => Some("kustomize build".into()),
+        SourceType::Kustomize => Some("kubectl kustomize".into()),
+        SourceType::Helm => Some("helm template".into()),
+    }
 }
 
 /// The first executable named `name` on PATH.

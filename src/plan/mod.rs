@@ -233,6 +233,10 @@ pub struct PlanDocument<'a> {
     pub sync_fail: Vec<ResourceDocument<'a>>,
     pub skipped: Vec<SkippedDocument<'a>>,
     pub diagnostics: &'a [Diagnostic],
+    /// Where the objects came from when a tool or an Application produced them (source
+    /// type, renderer, Application); set by the caller that read the input.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<crate::manifest::SourceInfo>,
 }
 
 #[derive(Debug, Serialize)]
@@ -267,6 +271,7 @@ impl Plan {
     /// [`crate::check::Checked::document`]).
     pub fn document<'a>(&'a self, diagnostics: &'a [Diagnostic]) -> PlanDocument<'a> {
         PlanDocument {
+            sources: Vec::new(),
             steps: self
                 .steps
                 .iter()

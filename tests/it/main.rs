@@ -1,6 +1,7 @@
 //! The one integration test binary: `cargo test --test it`.
 
 mod annotate;
+mod app;
 mod broken;
 mod cluster_smoke;
 mod common;

@@ -1,0 +1,407 @@
+//! `--app FILE|NAME`: an Argo CD Application drives the run — its sources read from Git at
+//! `targetRevision` (a local path with libgit2, any URL mirrored with `git`), Kustomize
+//! options, destination namespace, sync options and ignoreDifferences. Repositories are made
+//! by the tests; Kustomize runs the kubectl that testenv/build builds.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Patch, PatchParams};
+use serde_json::{Value, json};
+
+use crate::common::waves;
+use crate::support::cluster::{cluster, wait_for};
+use crate::sync::{Run, cluster_command};
+
+/// Runs `git` in `dir`, with an identity and no signing, whatever the machine's config.
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=waves-test",
+            "-c",
+            "user.email=waves-test@example.invalid",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "tag.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn write(dir: &Path, files: &[(&str, &str)]) {
+    for (rel, text) in files {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+}
+
+/// A repository whose first commit (tagged `v1`) holds `files`.
+fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q"]);
+    commit(dir.path(), files, "first");
+    git(dir.path(), &["tag", "v1"]);
+    dir
+}
+
+fn commit(dir: &Path, files: &[(&str, &str)], message: &str) {
+    write(dir, files);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", message]);
+}
+
+fn config_map(name: &str) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  k: v\n")
+}
+
+/// Writes an Application (its `spec` given as YAML lines under `spec:`) and returns its path.
+fn application(dir: &Path, spec: &str) -> PathBuf {
+    let path = dir.join("app.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: shop\n  namespace: argocd\nspec:\n  project: default\n{spec}"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// `plan --app FILE -o json`, parsed; PATH and extra environment as given.
+fn plan_json(app: &Path, env: &[(&str, &str)]) -> Value {
+    let mut cmd = waves();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .args(["plan", "--app"])
+        .arg(app)
+        .args(["-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `Kind/name` of every planned object, in order.
+fn names(plan: &Value) -> Vec<String> {
+    plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["resources"].as_array().unwrap())
+        .map(|r| {
+            format!(
+                "{}/{}",
+                r["kind"].as_str().unwrap(),
+                r["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_application_reads_its_target_revision_not_the_work_tree() {
+    let repo = repo(&[
+        ("apps/shop/a.yaml", &config_map("a")),
+        ("apps/shop/sub/deep.yaml", &config_map("deep")),
+        ("README.md", "not a manifest\n"),
+    ]);
+    commit(
+        repo.path(),
+        &[("apps/shop/b.yaml", &config_map("b"))],
+        "second",
+    );
+    // Not committed: Argo CD never sees it, nor do we.
+    write(repo.path(), &[("apps/shop/c.yaml", &config_map("c"))]);
+    let work = tempfile::tempdir().unwrap();
+    let source = |revision: &str, directory: &str| {
+        format!(
+            "  source:\n    repoURL: {}\n    path: apps/shop\n    targetRevision: {revision}\n{directory}  destination:\n    server: https://kubernetes.default.svc\n    namespace: shop\n",
+            repo.path().display()
+        )
+    };
+
+    let plan = plan_json(&application(work.path(), &source("v1", "")), &[]);
+    assert_eq!(
+        names(&plan),
+        ["ConfigMap/a"],
+        "v1, top level only (Argo CD recurses only with directory.recurse)"
+    );
+    let resource = &plan["steps"][0]["resources"][0];
+    assert_eq!(resource["source"], "v1:apps/shop/a.yaml:1");
+    assert_eq!(
+        plan["sources"],
+        json!([{"type": "directory", "path": "v1:apps/shop", "application": "shop"}])
+    );
+
+    let plan = plan_json(&application(work.path(), &source("main", "")), &[]);
+    assert_eq!(
+        names(&plan),
+        ["ConfigMap/a", "ConfigMap/b"],
+        "the branch tip, committed files only"
+    );
+
+    let recurse = "    directory:\n      recurse: true\n      exclude: '{b.yaml,README*}'\n";
+    let plan = plan_json(&application(work.path(), &source("HEAD", recurse)), &[]);
+    assert_eq!(names(&plan), ["ConfigMap/a", "ConfigMap/deep"]);
+
+    let include = "    directory:\n      recurse: true\n      include: 'sub/*'\n";
+    let plan = plan_json(&application(work.path(), &source("HEAD", include)), &[]);
+    assert_eq!(names(&plan), ["ConfigMap/deep"]);
+}
+
+#[test]
+fn an_applications_kustomize_options_are_applied_to_its_app() {
+    let bin = crate::common::root().join("target/testenv/bin");
+    assert!(
+        bin.join("kubectl").is_file(),
+        "{}/kubectl is missing: run testenv/build (CI builds it before the tests)",
+        bin.display()
+    );
+    let only = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(bin.join("kubectl"), only.path().join("kubectl")).unwrap();
+    let repo = repo(&[
+        (
+            "base/kustomization.yaml",
+            "resources:\n- deployment.yaml\nconfigMapGenerator:\n- name: settings\n  literals: [LOG_LEVEL=info]\n",
+        ),
+        (
+            "base/deployment.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - name: web\n        image: registry.invalid/web:1\n        envFrom:\n        - configMapRef: {name: settings}\n",
+        ),
+        ("envs/prod/kustomization.yaml", "resources:\n- ../../base\n"),
+    ]);
+    let work = tempfile::tempdir().unwrap();
+    let app = application(
+        work.path(),
+        &format!(
+            "  source:\n    repoURL: {}\n    path: envs/prod\n    kustomize:\n      namePrefix: prod-\n      images: [registry.invalid/web:2]\n      commonLabels: {{team: shop}}\n  destination: {{namespace: shop}}\n",
+            repo.path().display()
+        ),
+    );
+    let path = only.path().to_str().unwrap();
+    let plan = plan_json(&app, &[("PATH", path)]);
+    let names = names(&plan);
+    assert!(
+        names.contains(&"Deployment/prod-web".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("ConfigMap/prod-settings-")),
+        "the generated ConfigMap keeps its hash suffix: {names:?}"
+    );
+    assert_eq!(plan["sources"][0]["type"], "kustomize");
+    assert_eq!(plan["sources"][0]["renderer"], "kubectl kustomize");
+    let source = plan["steps"][0]["resources"][0]["source"].as_str().unwrap();
+    assert!(
+        source.starts_with("HEAD:envs/prod (kubectl kustomize):"),
+        "named after the revision, not a temporary folder: {source}"
+    );
+
+    let out = waves()
+        .env("PATH", path)
+        .args(["annotate", "--stdout", "--app"])
+        .arg(&app)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("image: registry.invalid/web:2"), "{text}");
+    assert!(text.contains("team: shop"), "{text}");
+    assert!(
+        text.contains("name: prod-settings-"),
+        "the reference follows the generated name: {text}"
+    );
+
+    let out = waves()
+        .env("PATH", path)
+        .args(["plan", "--app"])
+        .arg(&app)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(
+            "SOURCE  Application/shop: kustomize HEAD:envs/prod, rendered by `kubectl kustomize`"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_remote_repository_is_mirrored_with_git_and_fetched_on_every_run() {
+    let upstream = repo(&[("deploy/a.yaml", &config_map("a"))]);
+    let cache = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let app = application(
+        work.path(),
+        &format!(
+            "  source:\n    repoURL: file://{}\n    path: deploy\n    targetRevision: main\n  destination: {{namespace: shop}}\n",
+            upstream.path().display()
+        ),
+    );
+    let env = [("KUBECTL_WAVES_CACHE_DIR", cache.path().to_str().unwrap())];
+    assert_eq!(names(&plan_json(&app, &env)), ["ConfigMap/a"]);
+    let mirrors: Vec<_> = std::fs::read_dir(cache.path().join("git"))
+        .unwrap()
+        .collect();
+    assert_eq!(mirrors.len(), 1, "one mirror per repoURL");
+
+    commit(
+        upstream.path(),
+        &[("deploy/b.yaml", &config_map("b"))],
+        "more",
+    );
+    assert_eq!(
+        names(&plan_json(&app, &env)),
+        ["ConfigMap/a", "ConfigMap/b"],
+        "a branch is its current tip: the mirror is fetched again"
+    );
+}
+
+#[test]
+fn bad_applications_are_bad_input() {
+    let repo = repo(&[("a.yaml", &config_map("a"))]);
+    let work = tempfile::tempdir().unwrap();
+    let run = |app: &Path, extra: &[&str]| {
+        let out = waves()
+            .args(["plan", "--app"])
+            .arg(app)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    let not_app = work.path().join("cm.yaml");
+    std::fs::write(&not_app, config_map("x")).unwrap();
+    let (code, err) = run(&not_app, &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("holds no Argo CD Application"), "{err}");
+
+    let app = application(
+        work.path(),
+        &format!(
+            "  source:\n    repoURL: {}\n    targetRevision: nope\n",
+            repo.path().display()
+        ),
+    );
+    let (code, err) = run(&app, &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("Application/shop"), "{err}");
+    assert!(err.contains("unknown targetRevision `nope`"), "{err}");
+
+    let app = application(
+        work.path(),
+        &format!(
+            "  source:\n    repoURL: {}\n    plugin: {{name: cmp}}\n",
+            repo.path().display()
+        ),
+    );
+    let (code, err) = run(&app, &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("plugins are not supported yet"), "{err}");
+
+    let (code, err) = run(&app, &["fixtures/shop"]);
+    assert_eq!(code, Some(2), "--app and paths exclude each other: {err}");
+
+    let (code, err) = run(Path::new("missing-app.yaml"), &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("missing-app.yaml"), "{err}");
+}
+
+async fn run(mut cmd: Command) -> Run {
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run kubectl-waves"))
+        .await
+        .expect("task");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn sync_and_diff_follow_the_applications_sync_options_and_ignore_differences() {
+    let ns = cluster().ns("app").await;
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  annotations: {argocd.argoproj.io/sync-wave: \"1\"}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - {name: web, image: registry.invalid/web:1}\n";
+    let repo = repo(&[
+        ("deploy/settings.yaml", &config_map("settings")),
+        ("deploy/web.yaml", deployment),
+    ]);
+    let work = tempfile::tempdir().unwrap();
+    let app = application(
+        work.path(),
+        &format!(
+            "  source:\n    repoURL: {}\n    path: deploy\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {}\n  syncPolicy:\n    syncOptions: [RespectIgnoreDifferences=true]\n  ignoreDifferences:\n  - group: apps\n    kind: Deployment\n    jsonPointers: [/spec/replicas]\n",
+            repo.path().display(),
+            ns.name
+        ),
+    );
+    let app = app.to_str().unwrap();
+
+    let r = run(cluster_command("sync", &ns.name, &["--app", app])).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    let cm: kube::Api<ConfigMap> = ns.api();
+    let settings = cm.get("settings").await.unwrap();
+    let annotations = settings.metadata.annotations.unwrap_or_default();
+    assert!(
+        annotations.contains_key("kubectl.kubernetes.io/last-applied-configuration"),
+        "no ServerSideApply=true in the Application: client-side apply, as Argo CD: {annotations:?}"
+    );
+
+    // An autoscaler (the test) owns replicas now.
+    let deployments: kube::Api<Deployment> = ns.api();
+    deployments
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 3}})),
+        )
+        .await
+        .unwrap();
+
+    let r = run(cluster_command("diff", &ns.name, &["--app", app])).await;
+    assert_eq!(r.code, 0, "the ignored replicas are no difference: {r:?}");
+
+    let r = run(cluster_command("sync", &ns.name, &["--app", app])).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    wait_for(
+        &deployments,
+        "web",
+        "replicas kept at 3 (RespectIgnoreDifferences=true)",
+        Duration::from_secs(5),
+        |d: Option<&Deployment>| d.and_then(|d| d.spec.replicas) == Some(3),
+    )
+    .await;
+
+    let r = run(cluster_command("status", &ns.name, &["--app", app])).await;
+    assert_eq!(r.code, 0, "status reads the same Application: {r:?}");
+}
