@@ -183,6 +183,8 @@ fn run_revisions(
         repo: repo.clone(),
         revision: revision.to_string(),
         path: args.input.path.clone(),
+        source_type: args.input.source_type,
+        options: Box::default(),
     };
     let a = checked(&input(&from), options.clone())?;
     let b = checked(&input(&to), options)?;

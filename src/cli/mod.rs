@@ -190,23 +190,7 @@ impl InputArgs {
             || !self.helm_values.is_empty()
             || !self.helm_set.is_empty()
             || self.release_name.is_some();
-        let dir = match &input {
-            Input::Paths(paths) if paths.len() == 1 && paths[0].is_dir() => paths[0].clone(),
-            _ if self.source_type.is_some_and(|t| t != SourceType::Directory) || renders => {
-                return Err(
-                    "--source-type, --kustomize-build-options and the Helm flags need exactly one app folder (not files, stdin or --revision)"
-                        .into(),
-                );
-            }
-            _ => return Ok(input),
-        };
-        let source = self
-            .source_type
-            .unwrap_or_else(|| crate::manifest::render::detect(&dir));
-        if source == SourceType::Directory {
-            return Ok(input);
-        }
-        let options = RenderOptions {
+        let options = || RenderOptions {
             release_name: self.release_name.clone(),
             namespace: global.namespace.clone(),
             kustomize_build_options: self
@@ -218,10 +202,42 @@ impl InputArgs {
             helm_set: self.helm_set.clone(),
             ..RenderOptions::default()
         };
+        let dir = match input {
+            Input::Paths(paths) if paths.len() == 1 && paths[0].is_dir() => paths[0].clone(),
+            // A Kustomize or Helm app at a Git revision is detected and rendered when read.
+            Input::Git {
+                repo,
+                revision,
+                path,
+                source_type,
+                ..
+            } => {
+                return Ok(Input::Git {
+                    repo,
+                    revision,
+                    path,
+                    source_type,
+                    options: Box::new(options()),
+                });
+            }
+            _ if self.source_type.is_some_and(|t| t != SourceType::Directory) || renders => {
+                return Err(
+                    "--source-type, --kustomize-build-options and the Helm flags need exactly one app folder or --revision (not files or stdin)"
+                        .into(),
+                );
+            }
+            other => return Ok(other),
+        };
+        let source = self
+            .source_type
+            .unwrap_or_else(|| crate::manifest::render::detect(&dir));
+        if source == SourceType::Directory {
+            return Ok(Input::Paths(vec![dir]));
+        }
         Ok(Input::Rendered {
             dir,
             source,
-            options: Box::new(options),
+            options: Box::new(options()),
         })
     }
 
@@ -236,6 +252,8 @@ impl InputArgs {
                 repo,
                 revision: revision.clone(),
                 path: self.path.clone(),
+                source_type: self.source_type,
+                options: Box::default(),
             });
         }
         let stdin = paths.iter().any(|p| p.as_os_str() == "-");

@@ -59,6 +59,15 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs) -> CommandResult {
         manifest::Input::Rendered { .. } | manifest::Input::App { .. } => {
             manifest::describe(&input)
         }
+        // At a Git revision only a rendered app says so.
+        manifest::Input::Git { .. } => {
+            let described = manifest::describe(&input);
+            if described.iter().any(|s| s.renderer.is_some()) {
+                described
+            } else {
+                Vec::new()
+            }
+        }
         _ => Vec::new(),
     };
     super::print(|out| match global.output {

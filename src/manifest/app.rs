@@ -585,6 +585,66 @@ impl Reader<'_> {
     }
 }
 
+/// `--revision REV [--path P]` of a Kustomize or Helm app (`source_type`, else detected in the
+/// tree as for a folder): the tree at the revision is written out, rendered and removed.
+/// `None` for a directory source, which is read from Git directly.
+pub fn read_git_app(
+    repo: &Path,
+    revision: &str,
+    path: Option<&str>,
+    source_type: Option<SourceType>,
+    options: &RenderOptions,
+) -> Result<Option<InputFile>, String> {
+    let path = path.unwrap_or("").trim_matches('/').to_string();
+    let repository = git2::Repository::discover(repo).map_err(|e| {
+        format!(
+            "{} is not a Git repository: {}",
+            repo.display(),
+            e.message()
+        )
+    })?;
+    let commit = repository
+        .revparse_single(revision)
+        .and_then(|o| o.peel_to_commit())
+        .map_err(|e| format!("unknown revision `{revision}`: {}", e.message()))?;
+    let root = commit.tree().map_err(|e| e.message().to_string())?;
+    let tree = subtree(&repository, &root, &path, revision)?;
+    let source_type = source_type.unwrap_or_else(|| detect_in_tree(&tree));
+    if source_type == SourceType::Directory {
+        return Ok(None);
+    }
+    let temp = TempDir::new("rev")?;
+    export_tree(&repository, &root, temp.path())?;
+    let mut options = options.clone();
+    if options.release_name.is_none() {
+        let base = path.rsplit('/').next().filter(|b| !b.is_empty());
+        let repo_name = std::fs::canonicalize(repo)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+        options.release_name = base.map(str::to_string).or(repo_name);
+    }
+    let label = escape_control(&format!("{revision}:{path}")).into_owned();
+    let mut file = render::render(&temp.path().join(&path), source_type, &options)
+        .map_err(|e| e.replace(&temp.path().display().to_string(), &format!("{revision}:")))?;
+    file.display = relabel(&file.display, &label).into();
+    Ok(Some(file))
+}
+
+/// The source type of `path` at `revision` as detected in the tree; `None` when it cannot be
+/// read (the read itself reports why).
+pub fn git_source_type(repo: &Path, revision: &str, path: Option<&str>) -> Option<SourceType> {
+    let repository = git2::Repository::discover(repo).ok()?;
+    let commit = repository
+        .revparse_single(revision)
+        .ok()?
+        .peel_to_commit()
+        .ok()?;
+    let root = commit.tree().ok()?;
+    let path = path.unwrap_or("").trim_matches('/');
+    let tree = subtree(&repository, &root, path, revision).ok()?;
+    Some(detect_in_tree(&tree))
+}
+
 /// Whether a repoURL is fetched with `git` (any URL) rather than opened (a local path).
 fn is_remote(url: &str) -> bool {
     url.contains("://") || (url.contains('@') && url.contains(':') && !Path::new(url).exists())

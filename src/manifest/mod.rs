@@ -33,6 +33,10 @@ pub enum Input {
         repo: PathBuf,
         revision: String,
         path: Option<String>,
+        /// `--source-type` (else detected in the tree, as for a folder).
+        source_type: Option<render::SourceType>,
+        /// How a Kustomize or Helm app at that revision is rendered.
+        options: Box<render::RenderOptions>,
     },
     /// An Argo CD Application's sources.
     App {
@@ -79,10 +83,24 @@ pub fn describe(input: &Input) -> Vec<SourceInfo> {
             .iter()
             .map(|p| plain("directory", read::display_path(p)))
             .collect(),
-        Input::Git { revision, path, .. } => vec![plain(
-            "directory",
-            format!("{revision}:{}", path.as_deref().unwrap_or("")),
-        )],
+        Input::Git {
+            repo,
+            revision,
+            path,
+            source_type,
+            ..
+        } => {
+            let shown = format!("{revision}:{}", path.as_deref().unwrap_or(""));
+            let source =
+                source_type.or_else(|| app::git_source_type(repo, revision, path.as_deref()));
+            vec![SourceInfo {
+                renderer: source.and_then(render::renderer),
+                ..plain(
+                    source.unwrap_or(render::SourceType::Directory).as_str(),
+                    shown,
+                )
+            }]
+        }
         Input::Rendered { dir, source, .. } => vec![SourceInfo {
             renderer: render::renderer(*source),
             ..plain(source.as_str(), read::display_path(dir))
@@ -197,8 +215,18 @@ pub fn read_input(input: &Input) -> (Vec<InputFile>, Vec<Diagnostic>) {
             repo,
             revision,
             path,
+            source_type,
+            options,
         } => {
-            if let Err(message) = git::read_tree(repo, revision, path.as_deref(), &mut files) {
+            let read = app::read_git_app(repo, revision, path.as_deref(), *source_type, options)
+                .and_then(|rendered| match rendered {
+                    Some(file) => {
+                        files.push(file);
+                        Ok(())
+                    }
+                    None => git::read_tree(repo, revision, path.as_deref(), &mut files),
+                });
+            if let Err(message) = read {
                 diags.push(unreadable(
                     &format!("{}@{revision}", repo.display()),
                     message,

@@ -405,3 +405,88 @@ async fn sync_and_diff_follow_the_applications_sync_options_and_ignore_differenc
     let r = run(cluster_command("status", &ns.name, &["--app", app])).await;
     assert_eq!(r.code, 0, "status reads the same Application: {r:?}");
 }
+
+#[test]
+fn a_kustomize_app_at_a_git_revision_is_rendered_and_compared_across_revisions() {
+    let bin = crate::common::root().join("target/testenv/bin");
+    assert!(
+        bin.join("kubectl").is_file(),
+        "{}/kubectl is missing: run testenv/build (CI builds it before the tests)",
+        bin.display()
+    );
+    let only = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(bin.join("kubectl"), only.path().join("kubectl")).unwrap();
+    let deployment = |tag: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers:\n      - {{name: web, image: 'registry.invalid/web:{tag}'}}\n"
+        )
+    };
+    let repo = repo(&[
+        ("base/kustomization.yaml", "resources:\n- deployment.yaml\n"),
+        ("base/deployment.yaml", &deployment("1")),
+        (
+            "envs/prod/kustomization.yaml",
+            "namePrefix: prod-\nresources:\n- ../../base\n",
+        ),
+    ]);
+    commit(
+        repo.path(),
+        &[("base/deployment.yaml", &deployment("2"))],
+        "web 2",
+    );
+    let path = only.path().to_str().unwrap();
+    let repo_dir = repo.path().to_str().unwrap();
+
+    let out = waves()
+        .env("PATH", path)
+        .args([
+            "plan",
+            "--revision",
+            "v1",
+            "--repo",
+            repo_dir,
+            "--path",
+            "envs/prod",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        names(&plan),
+        ["Deployment/prod-web"],
+        "rendered, not read as files"
+    );
+    assert_eq!(plan["sources"][0]["type"], "kustomize");
+    assert_eq!(plan["sources"][0]["path"], "v1:envs/prod");
+
+    let out = waves()
+        .env("PATH", path)
+        .args([
+            "diff",
+            "--revision",
+            "v1..main",
+            "--repo",
+            repo_dir,
+            "--path",
+            "envs/prod",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Deployment/prod-web"), "{text}");
+    assert!(text.contains("registry.invalid/web:2"), "{text}");
+}
