@@ -395,7 +395,8 @@ impl Reader<'_> {
             _ => {
                 let helm = source.helm.clone().unwrap_or_default();
                 let options = self.helm_options(&helm, &app_dir, temp.path())?;
-                render::render(&app_dir, SourceType::Helm, &options)
+                build_dependencies(&app_dir)
+                    .and_then(|()| render::render(&app_dir, SourceType::Helm, &options))
             }
         }
         .map_err(|e| e.replace(&temp.path().display().to_string(), &format!("{revision}:")))?;
@@ -624,10 +625,51 @@ pub fn read_git_app(
         options.release_name = base.map(str::to_string).or(repo_name);
     }
     let label = escape_control(&format!("{revision}:{path}")).into_owned();
-    let mut file = render::render(&temp.path().join(&path), source_type, &options)
+    let dir = temp.path().join(&path);
+    if source_type == SourceType::Helm {
+        build_dependencies(&dir)?;
+    }
+    let mut file = render::render(&dir, source_type, &options)
         .map_err(|e| e.replace(&temp.path().display().to_string(), &format!("{revision}:")))?;
     file.display = relabel(&file.display, &label).into();
     Ok(Some(file))
+}
+
+/// A chart from Git whose dependencies are declared but not committed (no `charts/`
+/// folder) gets them with `helm dependency build`, as Argo CD's repo server does; only ever
+/// in a temporary copy, never in the user's folder.
+fn build_dependencies(chart: &Path) -> Result<(), String> {
+    let declared = std::fs::read_to_string(chart.join("Chart.yaml"))
+        .ok()
+        .and_then(|text| serde_saphyr::from_str::<Value>(&text).ok())
+        .and_then(|doc| {
+            doc.get("dependencies")
+                .and_then(Value::as_array)
+                .map(|d| !d.is_empty())
+        })
+        .unwrap_or(false);
+    if !declared || chart.join("charts").is_dir() {
+        return Ok(());
+    }
+    let out = Command::new("helm")
+        .args(["dependency", "build"])
+        .arg(chart)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| {
+            format!(
+                "the chart declares dependencies and `helm dependency build` could not run: {e}"
+            )
+        })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let first: Vec<&str> = stderr.lines().take(10).collect();
+    Err(format!(
+        "`helm dependency build` failed:\n{}",
+        first.join("\n")
+    ))
 }
 
 /// The source type of `path` at `revision` as detected in the tree; `None` when it cannot be
