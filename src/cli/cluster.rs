@@ -110,3 +110,57 @@ pub(super) async fn interrupted() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+/// A Helm chart rendered for a cluster gets that cluster's API versions and version
+/// (`helm template --api-versions … --kube-version …`), as Argo CD renders it; other input is
+/// returned as it is, without contacting the cluster.
+pub(super) fn with_helm_capabilities(
+    mut input: crate::manifest::Input,
+    global: &GlobalArgs,
+    nothing: &str,
+) -> Result<crate::manifest::Input, CommandError> {
+    use crate::manifest::Input;
+    use crate::manifest::render::SourceType;
+    let renders_helm = match &input {
+        Input::Rendered { source, .. } => *source == SourceType::Helm,
+        Input::Git {
+            repo,
+            revision,
+            path,
+            source_type,
+            ..
+        } => {
+            source_type
+                .or_else(|| crate::manifest::app::git_source_type(repo, revision, path.as_deref()))
+                == Some(SourceType::Helm)
+        }
+        Input::App { app, .. } => app.sources.iter().any(|s| {
+            s.helm.is_some() || s.chart.is_some() || s.kustomize.is_none() && s.directory.is_none()
+        }),
+        _ => false,
+    };
+    if !renders_helm {
+        return Ok(input);
+    }
+    let runtime = runtime()?;
+    let (versions, kube_version) = runtime.block_on(async {
+        let cluster = connect(global, nothing).await?;
+        cluster
+            .helm_capabilities()
+            .await
+            .map_err(|e| cluster_error(&e, nothing))
+    })?;
+    runtime.shutdown_background();
+    match &mut input {
+        Input::Rendered { options, .. } | Input::Git { options, .. } => {
+            options.helm_api_versions = versions;
+            options.helm_kube_version = Some(kube_version);
+        }
+        Input::App { context, .. } => {
+            context.helm_api_versions = versions;
+            context.helm_kube_version = Some(kube_version);
+        }
+        _ => {}
+    }
+    Ok(input)
+}

@@ -80,7 +80,8 @@ pub fn run(args: &DiffArgs, global: &GlobalArgs) -> CommandResult {
     if let Some((from, to)) = revision_range(&args.input)? {
         return run_revisions(args, global, options, from, to);
     }
-    let input = args.input.input(global)?;
+    let input =
+        super::cluster::with_helm_capabilities(args.input.input(global)?, global, "compared")?;
     let app = super::app::AppSettings::of(&args.input)?;
     let mut rules = rules;
     rules.extend(app.ignore.iter().cloned());

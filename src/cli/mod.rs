@@ -173,8 +173,8 @@ impl InputArgs {
             return Ok(Input::App {
                 app: app.clone(),
                 context: crate::manifest::app::ReadContext {
-                    cache_dir: None,
                     namespace: global.namespace.clone(),
+                    ..Default::default()
                 },
             });
         }

@@ -54,7 +54,8 @@ pub struct StatusArgs {
 }
 
 pub fn run(args: &StatusArgs, global: &GlobalArgs) -> CommandResult {
-    let input = args.input.input(global)?;
+    let input =
+        super::cluster::with_helm_capabilities(args.input.input(global)?, global, "changed")?;
     let checked = check::check(
         manifest::load(&input),
         PlanOptions {

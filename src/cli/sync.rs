@@ -196,7 +196,10 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: &SyncArgs, global: &GlobalArgs) -> CommandResult {
-    let input = args.input.input(global)?;
+    let mut input = args.input.input(global)?;
+    if args.dry_run != Some(DryRun::Client) {
+        input = super::cluster::with_helm_capabilities(input, global, "changed")?;
+    }
     let app = super::app::AppSettings::of(&args.input)?;
     let applyset_name = args
         .applyset

@@ -75,6 +75,20 @@ impl Kinds {
         }
     }
 
+    /// Every served `group/version` and `group/version/Kind` (core: `v1`, `v1/Pod`), sorted:
+    /// what Argo CD passes to `helm template --api-versions` so that charts see the cluster's
+    /// `.Capabilities.APIVersions`.
+    pub fn api_versions(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .by_version_kind
+            .keys()
+            .flat_map(|(version, kind)| [version.clone(), format!("{version}/{kind}")])
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Adds what `other` found, replacing older entries.
     pub fn merge(&mut self, other: Kinds) {
         self.by_version_kind.extend(other.by_version_kind);

@@ -228,6 +228,14 @@ impl Cluster {
         })
     }
 
+    /// What `helm template` needs to render for this cluster as Argo CD renders: every served
+    /// API version (and version/Kind), and the server's version (`v1.34.0`).
+    pub async fn helm_capabilities(&self) -> Result<(Vec<String>, String)> {
+        let versions = self.kinds.read().await.api_versions();
+        let info = self.client.apiserver_version().await?;
+        Ok((versions, info.git_version))
+    }
+
     /// HTTP requests sent so far (watch connections count once each).
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)

@@ -257,6 +257,10 @@ pub struct ReadContext {
     pub cache_dir: Option<PathBuf>,
     /// The destination namespace after `-n`: Helm's `--namespace`.
     pub namespace: Option<String>,
+    /// The cluster's API versions and version for Helm, when a cluster is used; an
+    /// Application's own `apiVersions` / `kubeVersion` win.
+    pub helm_api_versions: Vec<String>,
+    pub helm_kube_version: Option<String>,
 }
 
 /// The manifests of every source, in source order, as Argo CD's repo server produces them.
@@ -532,8 +536,15 @@ impl Reader<'_> {
             helm_skip_crds: helm.skip_crds,
             helm_skip_tests: helm.skip_tests,
             helm_skip_schema_validation: helm.skip_schema_validation,
-            helm_kube_version: helm.kube_version.clone(),
-            helm_api_versions: helm.api_versions.clone(),
+            helm_kube_version: helm
+                .kube_version
+                .clone()
+                .or_else(|| self.ctx.helm_kube_version.clone()),
+            helm_api_versions: if helm.api_versions.is_empty() {
+                self.ctx.helm_api_versions.clone()
+            } else {
+                helm.api_versions.clone()
+            },
             ..RenderOptions::default()
         })
     }
