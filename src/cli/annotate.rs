@@ -68,7 +68,7 @@ pub fn run(args: &AnnotateArgs, global: &GlobalArgs) -> CommandResult {
     let input = args.input.input(global)?;
     if args.write && !matches!(input, Input::Paths(_)) {
         return Err(CommandError::bad_input(
-            "--write edits files in place: give files or directories, not stdin, --revision or a rendered Kustomize/Helm app (--stdout prints the annotated manifests instead)",
+            "--write edits files in place: give files or directories, not stdin, --revision, --app or a rendered Kustomize/Helm app (--stdout prints the annotated manifests instead)",
         ));
     }
     let a = match annotate::run(&input, options) {
