@@ -15,12 +15,15 @@ pub(crate) struct BundledRule {
     pub assess: fn(&Value) -> Health,
     /// False when the rule may answer "no health" (lint WAVES005 still warns for the kind).
     pub always_assesses: bool,
+    /// The rule compares generations itself, with its script's own message (Argo Rollouts).
+    pub checks_generation: bool,
 }
 
-const fn rule(assess: fn(&Value) -> Health) -> Option<BundledRule> {
+pub(crate) const fn rule(assess: fn(&Value) -> Health) -> Option<BundledRule> {
     Some(BundledRule {
         assess,
         always_assesses: true,
+        checks_generation: false,
     })
 }
 
@@ -42,8 +45,9 @@ pub(crate) fn lookup(group: &str, kind: &str) -> Option<BundledRule> {
         ("redis.redis.opstreelabs.in", "Redis" | "RedisCluster") => Some(BundledRule {
             assess: redis_state,
             always_assesses: false,
+            checks_generation: false,
         }),
-        _ => None,
+        _ => super::operators::lookup(group, kind),
     }
 }
 

@@ -22,6 +22,7 @@ mod generic;
 pub(crate) mod glob;
 mod lua;
 mod object;
+mod operators;
 #[cfg(test)]
 mod tests;
 
@@ -252,7 +253,9 @@ pub fn assess(obj: &Value, cfg: &HealthConfig) -> Result<Health, HealthError> {
     if cfg.bundled_checks()
         && let Some(rule) = bundled::lookup(gvk.group, gvk.kind)
     {
-        if let Some(stale) = stale_generation(obj) {
+        if !rule.checks_generation
+            && let Some(stale) = stale_generation(obj)
+        {
             return Ok(stale);
         }
         return Ok((rule.assess)(obj));

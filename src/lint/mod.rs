@@ -2,6 +2,7 @@
 //! and the dependency graph of its objects returning coded diagnostics; `docs/diagnostics.md`
 //! lists them. [`crate::check`] runs them.
 
+mod argocd_checks;
 mod gaps;
 
 use std::collections::{BTreeSet, HashSet};
@@ -333,37 +334,6 @@ fn hook_jobs(plan: &Plan, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Custom resource kinds for which Argo CD ships a Lua health check (its
-/// `resource_customizations` tree) and this tool has no built-in rule yet: there, Argo CD
-/// does wait for them, so WAVES005 must not say it does not.
-fn argo_cd_ships_a_check(group: &str, kind: &str) -> bool {
-    group.ends_with(".crossplane.io")
-        || group.ends_with(".upbound.io")
-        || matches!(
-            (group, kind),
-            (
-                "argoproj.io",
-                "Rollout" | "Workflow" | "AnalysisRun" | "Experiment"
-            ) | ("postgresql.cnpg.io", "Cluster")
-                | (
-                    "external-secrets.io",
-                    "ExternalSecret" | "SecretStore" | "ClusterSecretStore"
-                )
-                | ("bitnami.com", "SealedSecret")
-                | ("keda.sh", "ScaledObject" | "ScaledJob")
-                | (
-                    "kafka.strimzi.io",
-                    "Kafka" | "KafkaTopic" | "KafkaUser" | "KafkaConnect"
-                )
-                | ("helm.toolkit.fluxcd.io", "HelmRelease")
-                | ("kustomize.toolkit.fluxcd.io", "Kustomization")
-                | (
-                    "source.toolkit.fluxcd.io",
-                    "GitRepository" | "HelmRepository" | "HelmChart" | "OCIRepository"
-                )
-        )
-}
-
 /// WAVES005: once per custom resource kind without a health check.
 fn custom_resources_without_health(plan: &Plan, out: &mut Vec<Diagnostic>) {
     let mut seen = BTreeSet::new();
@@ -387,10 +357,10 @@ fn custom_resources_without_health(plan: &Plan, out: &mut Vec<Diagnostic>) {
 }
 
 fn custom_resource_diagnostic(o: &Object) -> Diagnostic {
-    let message = if argo_cd_ships_a_check(&o.group, &o.kind) {
+    let message = if argocd_checks::argo_cd_ships_a_check(&o.group, &o.kind) {
         format!(
-            "{}.{} has no health check here: Argo CD ships one (resource_customizations/{}/{}/health.lua) and waits for it, but kubectl waves has none built in yet, so later waves do not wait for it; configure that Lua check under resource.customizations.health.{}_{} (see --health-config)",
-            o.kind, o.group, o.group, o.kind, o.group, o.kind
+            "{}.{} has no health check here: Argo CD ships one (in its resource_customizations tree) and waits for it, but kubectl waves has none built in, so later waves do not wait for it; pass Argo CD's tree with --resource-customizations DIR, or configure the Lua check under resource.customizations.health.{}_{} (see --health-config)",
+            o.kind, o.group, o.group, o.kind
         )
     } else {
         format!(

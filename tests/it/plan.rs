@@ -350,12 +350,23 @@ fn a_configured_health_check_silences_waves005_and_argo_cd_s_own_checks_are_name
         .0,
         2
     );
-    // Argo CD has a check for Rollouts: the warning does not claim it passes them at once.
+    // Rollouts have a built-in check now: no WAVES005 for them.
     let (_, _, stderr) = run(&["plan", "fixtures/enterprise/scenario-b-rollouts-syncfail"]);
+    assert!(!stderr.contains("[WAVES005]: Rollout"), "{stderr}");
+    // Argo CD ships a check for KafkaTopic, we do not: the warning does not claim Argo CD
+    // passes it at once, and names the way to get Argo CD's script.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("topic.yaml"),
+        "apiVersion: kafka.strimzi.io/v1beta2\nkind: KafkaTopic\nmetadata: {name: orders, namespace: streaming}\nspec: {partitions: 3}\n",
+    )
+    .unwrap();
+    let (_, _, stderr) = run(&["plan", dir.path().to_str().unwrap()]);
     let line = stderr
         .lines()
         .find(|l| l.contains("[WAVES005]"))
-        .expect("WAVES005 for the Rollout");
+        .expect("WAVES005 for the KafkaTopic");
     assert!(line.contains("Argo CD ships one"), "{line}");
+    assert!(line.contains("--resource-customizations"), "{line}");
     assert!(!line.contains("treats it as healthy"), "{line}");
 }

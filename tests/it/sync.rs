@@ -962,7 +962,30 @@ async fn the_shop_fixture_syncs_in_order_and_a_second_sync_is_a_no_op() {
 async fn the_ledger_fixture_syncs_in_order_and_a_second_sync_is_a_no_op() {
     let client = cluster().client().await;
     crate::support::operators::install_fixture_storage_classes(&client).await;
+    // The database's CloudNativePG check holds wave -5 until the operator reports a healthy
+    // cluster; this plays the operator.
+    let cnpg = kube::api::ApiResource {
+        group: "postgresql.cnpg.io".into(),
+        version: "v1".into(),
+        api_version: "postgresql.cnpg.io/v1".into(),
+        kind: "Cluster".into(),
+        plural: "clusters".into(),
+    };
+    let operator = crate::support::operators::run_status_writer(
+        &client,
+        "enterprise",
+        cnpg,
+        serde_json::json!({"status": {
+            "phase": "Cluster in healthy state",
+            "conditions": [{"type": "Ready", "status": "True", "reason": "ClusterIsReady"}],
+        }}),
+    );
     sync_fixture_twice("fixtures/ledger", "enterprise").await;
+    let seen = operator.deployments_when_running();
+    assert!(
+        seen.iter().any(|(name, _)| name == "ledger-db"),
+        "the fake CloudNativePG operator never saw ledger-db: {seen:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -150,14 +150,32 @@ impl Drop for FakeControllersLog {
 /// so a test can tell that later waves waited for it. Needs the CRD from
 /// `install_operator_crds`.
 pub fn run_database_operator(client: &Client, namespace: &str) -> DatabaseOperator {
-    use kube::api::{ApiResource, DynamicObject, ListParams};
-    let resource = ApiResource {
+    let resource = kube::api::ApiResource {
         group: "databases.example.com".into(),
         version: "v1alpha1".into(),
         api_version: "databases.example.com/v1alpha1".into(),
         kind: "MyDatabaseInstance".into(),
         plural: "mydatabaseinstances".into(),
     };
+    run_status_writer(
+        client,
+        namespace,
+        resource,
+        json!({"status": {"phase": "Running"}}),
+    )
+}
+
+/// Plays an operator until dropped: every object of `resource` in `namespace` gets `status`
+/// (a merge patch of the status subresource) one second after it appears, unless its status
+/// already holds it. Notes the Deployments of the namespace each time, as
+/// [`run_database_operator`] does. The CRD may appear later (the app may create it).
+pub fn run_status_writer(
+    client: &Client,
+    namespace: &str,
+    resource: kube::api::ApiResource,
+    status: serde_json::Value,
+) -> DatabaseOperator {
+    use kube::api::{DynamicObject, ListParams};
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
     let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
         Api::namespaced(client.clone(), namespace);
@@ -168,21 +186,19 @@ pub fn run_database_operator(client: &Client, namespace: &str) -> DatabaseOperat
             std::collections::HashMap::new();
         loop {
             if let Ok(list) = api.list(&ListParams::default()).await {
-                for db in list.items {
-                    let name = db.name_any();
+                for obj in list.items {
+                    let name = obj.name_any();
                     let since = *first_seen
                         .entry(name.clone())
                         .or_insert_with(std::time::Instant::now);
-                    let running = db.data.pointer("/status/phase")
-                        == Some(&serde_json::Value::from("Running"));
-                    if running || since.elapsed() < Duration::from_secs(1) {
+                    let done = obj.data.get("status") == status.get("status");
+                    if done || since.elapsed() < Duration::from_secs(1) {
                         continue;
                     }
                     let count = deployments
                         .list(&ListParams::default())
                         .await
                         .map_or(usize::MAX, |l| l.items.len());
-                    let status = json!({"status": {"phase": "Running"}});
                     // A failed write is tried again on the next round.
                     if api
                         .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
