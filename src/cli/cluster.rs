@@ -61,6 +61,28 @@ pub(super) fn read_health_file(path: Option<&Path>) -> Result<Option<HealthConfi
         })
 }
 
+/// `--resource-customizations DIR` added to `config` (a bad folder is bad input).
+pub(super) fn with_tree(
+    config: HealthConfig,
+    dir: Option<&Path>,
+) -> Result<HealthConfig, CommandError> {
+    match dir {
+        None => Ok(config),
+        Some(dir) => config
+            .with_resource_customizations(dir)
+            .map_err(|e| CommandError::bad_input(e.to_string())),
+    }
+}
+
+/// The health checks lint is told about before any cluster is contacted: `--health-config`
+/// and `--resource-customizations` (the cluster's argocd-cm is read later, by the command).
+pub(super) fn lint_health(
+    file: Option<&Path>,
+    dir: Option<&Path>,
+) -> Result<HealthConfig, CommandError> {
+    with_tree(read_health_file(file)?.unwrap_or_default(), dir)
+}
+
 /// The custom health checks (SPEC §7): the file if given, else the cluster's
 /// `argocd/argocd-cm` when it exists and is readable (unless `no_cluster`); with where they
 /// came from, for the output.

@@ -65,6 +65,14 @@ pub struct DiffArgs {
     /// Application): the fields they name are left out of the comparison.
     #[arg(long, value_name = "FILE")]
     pub ignore_differences: Option<PathBuf>,
+    /// An argocd-cm ConfigMap (YAML) with resource.customizations health checks in Lua, as
+    /// for `sync`: lint knows the kinds it covers (no WAVES005 for them).
+    #[arg(long, value_name = "FILE")]
+    pub health_config: Option<PathBuf>,
+    /// A folder laid out as Argo CD's resource_customizations (<group>/<Kind>/health.lua,
+    /// `_` for `*` in folder names): its health checks, after the argocd-cm ones.
+    #[arg(long, value_name = "DIR")]
+    pub resource_customizations: Option<PathBuf>,
     /// Objects read and dry-run at once.
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub concurrency: usize,
@@ -75,7 +83,10 @@ pub fn run(args: &DiffArgs, global: &GlobalArgs) -> CommandResult {
     let options = PlanOptions {
         lenient: args.lenient,
         destination_namespace: global.namespace.clone(),
-        ..PlanOptions::default()
+        health: super::cluster::lint_health(
+            args.health_config.as_deref(),
+            args.resource_customizations.as_deref(),
+        )?,
     };
     if let Some((from, to)) = revision_range(&args.input)? {
         return run_revisions(args, global, options, from, to);

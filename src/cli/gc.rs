@@ -62,6 +62,10 @@ pub struct GcArgs {
     /// Do not read custom health checks from the cluster's argocd/argocd-cm.
     #[arg(long)]
     pub no_cluster_health_config: bool,
+    /// A folder laid out as Argo CD's resource_customizations (<group>/<Kind>/health.lua,
+    /// `_` for `*` in folder names): its health checks, after the argocd-cm ones.
+    #[arg(long, value_name = "DIR")]
+    pub resource_customizations: Option<PathBuf>,
 }
 
 fn parse_older_than(text: &str) -> Result<Duration, String> {
@@ -71,6 +75,8 @@ fn parse_older_than(text: &str) -> Result<Duration, String> {
 
 pub fn run(args: &GcArgs, global: &GlobalArgs) -> CommandResult {
     let file_health = super::cluster::read_health_file(args.health_config.as_deref())?;
+    // A bad folder is bad input before the cluster is contacted.
+    super::cluster::lint_health(None, args.resource_customizations.as_deref())?;
     if let Some(dir) = &args.logs
         && dir.exists()
         && !dir.is_dir()
@@ -99,6 +105,7 @@ async fn gc_main(
         "deleted",
     )
     .await?;
+    let health = super::cluster::with_tree(health, args.resource_customizations.as_deref())?;
     let kinds = if args.kind.is_empty() {
         run::default_kinds(&cluster).await
     } else {

@@ -7,20 +7,32 @@ use serde::Serialize;
 
 use super::{CommandError, CommandResult, ErrorKind, GlobalArgs, InputArgs, exit, report_warning};
 use crate::diagnostics::{Code, Severity};
-use crate::health::{self, Health, HealthConfig, HealthError, HealthRule};
+use crate::health::{self, Health, HealthError, HealthRule};
 use crate::manifest;
 use crate::ui::{self, OutputFormat};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   kubectl waves health fixtures/health/pod.yaml       # the tenant troubleshooting case first
-  kubectl get deploy -o yaml | kubectl waves health -f - --health-config argocd-cm.yaml\n\nExits 0 whatever the health; 2 when the input or the health config cannot be read.")]
+  kubectl get deploy -o yaml | kubectl waves health -f - --health-config argocd-cm.yaml
+  kubectl waves health --resource-customizations argo-cd/resource_customizations rollout.yaml
+  kubectl waves health --test argo-cd/resource_customizations   # run its health_test.yaml cases\n\nExits 0 whatever the health; 2 when the input or the health config cannot be read.
+With --test: 0 when every case passes, 1 when one fails, 2 when the folder cannot be read.")]
 pub struct HealthArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// An argocd-cm ConfigMap (YAML) with resource.customizations health checks in Lua.
     #[arg(long, value_name = "FILE")]
     pub health_config: Option<PathBuf>,
+    /// A folder laid out as Argo CD's resource_customizations (<group>/<Kind>/health.lua,
+    /// `_` for `*` in folder names): its health checks, after the argocd-cm ones.
+    #[arg(long, value_name = "DIR")]
+    pub resource_customizations: Option<PathBuf>,
+    /// Run every health_test.yaml case of a folder laid out as Argo CD's
+    /// resource_customizations (inputPath judged by the folder's scripts alone; status and
+    /// message must match exactly), as Argo CD's own script test does.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["resource_customizations", "health_config"])]
+    pub test: Option<PathBuf>,
 }
 
 /// One object's assessment, as `-o json|yaml` prints it.
@@ -40,10 +52,13 @@ struct Assessed<'a> {
 }
 
 pub fn run(args: &HealthArgs, global: &GlobalArgs) -> CommandResult {
-    let config = match &args.health_config {
-        None => HealthConfig::default(),
-        Some(path) => super::cluster::read_health_file(Some(path))?.unwrap_or_default(),
-    };
+    if let Some(dir) = &args.test {
+        return run_tests(dir, global);
+    }
+    let config = super::cluster::lint_health(
+        args.health_config.as_deref(),
+        args.resource_customizations.as_deref(),
+    )?;
     for e in config.check_scripts() {
         report_warning(e);
     }
@@ -102,6 +117,66 @@ pub fn run(args: &HealthArgs, global: &GlobalArgs) -> CommandResult {
         format => ui::write_data(out, format, &rows),
     })?;
     Ok(exit::OK)
+}
+
+/// `health --test DIR`.
+fn run_tests(dir: &std::path::Path, global: &GlobalArgs) -> CommandResult {
+    let report =
+        health::tree::run_tests(dir).map_err(|e| CommandError::bad_input(e.to_string()))?;
+    for folder in &report.without_tests {
+        report_warning(format!(
+            "{folder}: health.lua has no {} beside it; not tested",
+            health::tree::TESTS
+        ));
+    }
+    super::print(|out| match global.output {
+        OutputFormat::Text => out.write_all(render_tests(&report).as_bytes()),
+        format => ui::write_data(out, format, &report),
+    })?;
+    Ok(if report.failed() == 0 {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
+}
+
+/// Failed cases as a table, then one summary line (as `go test`: quiet about what passes).
+fn render_tests(report: &health::tree::TreeTestReport) -> String {
+    let shown = |status: &str, message: &str| {
+        if message.is_empty() {
+            status.to_string()
+        } else {
+            format!("{status} \"{}\"", message.replace('\n', " "))
+        }
+    };
+    let rows: Vec<Vec<String>> = report
+        .cases
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| {
+            let got = match (&c.error, &c.status) {
+                (Some(e), _) => format!("error: {}", e.replace('\n', " ")),
+                (None, Some(s)) => shown(s, c.message.as_deref().unwrap_or("")),
+                (None, None) => String::new(),
+            };
+            vec![
+                format!("{}/{}", c.folder, c.input_path),
+                shown(&c.expected_status, &c.expected_message),
+                got,
+            ]
+        })
+        .collect();
+    let mut out = String::new();
+    if !rows.is_empty() {
+        out.push_str(&ui::table(&["FAILED CASE", "EXPECTED", "GOT"], &rows));
+    }
+    let total = report.cases.len();
+    out.push_str(&format!(
+        "{} of {total} cases pass; {} fail\n",
+        total - report.failed(),
+        report.failed()
+    ));
+    out
 }
 
 fn render_text(rows: &[Assessed<'_>]) -> String {

@@ -29,18 +29,25 @@ pub struct PlanArgs {
     /// for `sync`: kinds it covers draw no WAVES005.
     #[arg(long, value_name = "FILE")]
     pub health_config: Option<std::path::PathBuf>,
+    /// A folder laid out as Argo CD's resource_customizations (<group>/<Kind>/health.lua,
+    /// `_` for `*` in folder names): its health checks, after the argocd-cm ones.
+    #[arg(long, value_name = "DIR")]
+    pub resource_customizations: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: &PlanArgs, global: &GlobalArgs) -> CommandResult {
     let input = args.input.input(global)?;
-    let health = super::cluster::read_health_file(args.health_config.as_deref())?;
+    let health = super::cluster::lint_health(
+        args.health_config.as_deref(),
+        args.resource_customizations.as_deref(),
+    )?;
     let loaded = manifest::load(&input);
     let checked = check::check(
         loaded,
         PlanOptions {
             lenient: args.lenient,
             destination_namespace: global.namespace.clone(),
-            health: health.unwrap_or_default(),
+            health,
         },
     );
     if checked.has_input_errors() {

@@ -51,6 +51,10 @@ pub struct StatusArgs {
     /// Do not read custom health checks from the cluster's argocd/argocd-cm.
     #[arg(long)]
     pub no_cluster_health_config: bool,
+    /// A folder laid out as Argo CD's resource_customizations (<group>/<Kind>/health.lua,
+    /// `_` for `*` in folder names): its health checks, after the argocd-cm ones.
+    #[arg(long, value_name = "DIR")]
+    pub resource_customizations: Option<PathBuf>,
 }
 
 pub fn run(args: &StatusArgs, global: &GlobalArgs) -> CommandResult {
@@ -61,7 +65,10 @@ pub fn run(args: &StatusArgs, global: &GlobalArgs) -> CommandResult {
         PlanOptions {
             lenient: args.lenient,
             destination_namespace: global.namespace.clone(),
-            ..PlanOptions::default()
+            health: super::cluster::lint_health(
+                args.health_config.as_deref(),
+                args.resource_customizations.as_deref(),
+            )?,
         },
     );
     if checked.has_input_errors() {
@@ -97,6 +104,7 @@ async fn status_main(
         "changed",
     )
     .await?;
+    let health = super::cluster::with_tree(health, args.resource_customizations.as_deref())?;
     let live = LivePlan::start(&cluster, plan)
         .await
         .map_err(|e| cluster_error(&e, "changed"))?;

@@ -76,6 +76,10 @@ pub struct SyncArgs {
     /// Do not read custom health checks from the cluster's argocd/argocd-cm.
     #[arg(long)]
     pub no_cluster_health_config: bool,
+    /// A folder laid out as Argo CD's resource_customizations (<group>/<Kind>/health.lua,
+    /// `_` for `*` in folder names): its health checks, after the argocd-cm ones.
+    #[arg(long, value_name = "DIR")]
+    pub resource_customizations: Option<PathBuf>,
     /// Objects of one kind group applied at once.
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub concurrency: usize,
@@ -218,7 +222,10 @@ pub fn run(args: &SyncArgs, global: &GlobalArgs) -> CommandResult {
         PlanOptions {
             lenient: args.lenient,
             destination_namespace: global.namespace.clone(),
-            ..PlanOptions::default()
+            health: super::cluster::lint_health(
+                args.health_config.as_deref(),
+                args.resource_customizations.as_deref(),
+            )?,
         },
     );
     if checked.has_input_errors() {
@@ -278,6 +285,7 @@ async fn sync_main(
         "changed",
     )
     .await?;
+    let health = super::cluster::with_tree(health, args.resource_customizations.as_deref())?;
     let options = SyncOptions {
         server_side: args.server_side.or(app.server_side).unwrap_or(true),
         force_conflicts: !args.no_force_conflicts,

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::tree::{self, TreeCheck};
 use super::{HealthError, glob, lua};
 
 const CUSTOMIZATIONS: &str = "resource.customizations";
@@ -40,6 +41,8 @@ pub struct CustomHealthCheck {
 pub struct HealthConfig {
     /// Checks with a non-empty script, sorted by `group_kind`.
     checks: Vec<CustomHealthCheck>,
+    /// Scripts of a `--resource-customizations` folder, sorted by folder.
+    tree: Vec<TreeCheck>,
     bundled: bool,
 }
 
@@ -47,6 +50,7 @@ impl Default for HealthConfig {
     fn default() -> Self {
         HealthConfig {
             checks: Vec::new(),
+            tree: Vec::new(),
             bundled: true,
         }
     }
@@ -61,6 +65,14 @@ pub enum HealthConfigError {
     /// No ConfigMap in the file.
     #[error("health config: {0}")]
     NotAConfigMap(String),
+    /// A `--resource-customizations` folder (or a file in it) cannot be read.
+    #[error("resource customizations: {path}: {message}")]
+    Tree {
+        /// The folder or file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A `data` value or key Argo CD would reject.
     #[error("health config: {key}: {message}")]
     BadKey {
@@ -197,6 +209,7 @@ impl HealthConfig {
             .collect();
         Ok(HealthConfig {
             checks,
+            tree: Vec::new(),
             bundled: true,
         })
     }
@@ -213,6 +226,18 @@ impl HealthConfig {
         });
         self.checks.sort_by(|a, b| a.group_kind.cmp(&b.group_kind));
         self
+    }
+
+    /// Adds the scripts of a folder laid out as Argo CD's `resource_customizations` tree
+    /// (`<group>/<Kind>/health.lua`, `_` for `*` in folder names). They come after the
+    /// configured scripts and before the bundled and built-in checks, as Argo CD's embedded
+    /// scripts do.
+    pub fn with_resource_customizations(
+        mut self,
+        dir: &std::path::Path,
+    ) -> Result<Self, HealthConfigError> {
+        self.tree = tree::load(dir)?;
+        Ok(self)
     }
 
     /// Turns off the checks bundled for kinds where Argo CD embeds a Lua script (to get
@@ -235,6 +260,12 @@ impl HealthConfig {
     /// The custom check for a group/kind: the exact key first, then the most specific
     /// wildcard key that matches (as Argo CD's `GetHealthScript`, which picks any).
     pub fn lookup(&self, group: &str, kind: &str) -> Option<&CustomHealthCheck> {
+        self.lookup_configured(group, kind)
+            .or_else(|| tree::lookup(&self.tree, group, kind).map(|t| &t.check))
+    }
+
+    /// [`HealthConfig::lookup`] among the `argocd-cm` scripts only.
+    fn lookup_configured(&self, group: &str, kind: &str) -> Option<&CustomHealthCheck> {
         if self.checks.is_empty() {
             return None;
         }
@@ -267,7 +298,11 @@ impl HealthConfig {
     /// Compiles every script and returns the ones that do not compile, so a caller can
     /// report them up front (assessing an object of such a kind returns the same error).
     pub fn check_scripts(&self) -> Vec<HealthError> {
-        self.checks.iter().filter_map(lua::compile_error).collect()
+        self.checks
+            .iter()
+            .chain(self.tree.iter().map(|t| &t.check))
+            .filter_map(lua::compile_error)
+            .collect()
     }
 }
 

@@ -225,7 +225,15 @@ fn classify(check: &CustomHealthCheck, e: &mlua::Error, timed_out: bool) -> Heal
     match e {
         mlua::Error::MemoryError(_) => memory_error(check),
         mlua::Error::SyntaxError { message, .. } => {
-            error(check, HealthErrorKind::Syntax, clean(check, message))
+            let mut text = clean(check, message);
+            if let Some(line) = goto_line(&check.script) {
+                text.push_str(&format!(
+                    " (the script uses `goto`/labels at line {line}: Argo CD's Lua (gopher-lua) \
+                     accepts them, the Lua 5.1 of kubectl waves does not yet; see \
+                     docs/decisions.md \"Lua runtime\")"
+                ));
+            }
+            error(check, HealthErrorKind::Syntax, text)
         }
         mlua::Error::CallbackError { cause, .. } => classify(check, cause, false),
         mlua::Error::WithContext { cause, .. } => classify(check, cause, false),
@@ -237,6 +245,21 @@ fn classify(check: &CustomHealthCheck, e: &mlua::Error, timed_out: bool) -> Heal
             clean(check, &other.to_string()),
         ),
     }
+}
+
+/// The first line holding a `goto` statement or a `::label::` (Lua 5.2 syntax), outside
+/// comments, if any.
+fn goto_line(script: &str) -> Option<usize> {
+    script.lines().enumerate().find_map(|(i, line)| {
+        let code = line.split("--").next().unwrap_or("");
+        let has_goto = code
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .any(|word| word == "goto");
+        let has_label = code
+            .find("::")
+            .is_some_and(|at| code[at + 2..].contains("::"));
+        (has_goto || has_label).then_some(i + 1)
+    })
 }
 
 fn memory_error(check: &CustomHealthCheck) -> HealthError {

@@ -25,6 +25,7 @@ mod object;
 mod operators;
 #[cfg(test)]
 mod tests;
+pub mod tree;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -55,7 +55,10 @@ const EXACT: &[(&str, &str)] = &[
     ("cert-manager.io", "Issuer"),
     ("certmanager.k8s.io", "Certificate"),
     ("certmanager.k8s.io", "Issuer"),
-    ("clickhouse-keeper.altinity.com", "ClickHouseKeeperInstallation"),
+    (
+        "clickhouse-keeper.altinity.com",
+        "ClickHouseKeeperInstallation",
+    ),
     ("clickhouse.altinity.com", "ClickHouseInstallation"),
     ("cloudfront.aws.crossplane.io", "Distribution"),
     ("cluster.x-k8s.io", "Cluster"),
@@ -272,11 +275,20 @@ mod tests {
 
     #[test]
     fn the_list_is_sorted_and_answers_as_argo_cd_s_tree() {
-        assert!(EXACT.windows(2).all(|w| w[0] < w[1]), "EXACT must stay sorted");
+        assert!(
+            EXACT.windows(2).all(|w| w[0] < w[1]),
+            "EXACT must stay sorted"
+        );
         assert!(argo_cd_ships_a_check("argoproj.io", "Rollout"));
-        assert!(argo_cd_ships_a_check("source.toolkit.fluxcd.io", "OCIRepository"));
+        assert!(argo_cd_ships_a_check(
+            "source.toolkit.fluxcd.io",
+            "OCIRepository"
+        ));
         assert!(argo_cd_ships_a_check("ec2.aws.upbound.io", "VPC"));
-        assert!(argo_cd_ships_a_check("operator.victoriametrics.com", "VMAgent"));
+        assert!(argo_cd_ships_a_check(
+            "operator.victoriametrics.com",
+            "VMAgent"
+        ));
         // Argo CD's Workflow check is Go code, not a script; upbound.io itself is no sub-group.
         assert!(!argo_cd_ships_a_check("argoproj.io", "Workflow"));
         assert!(!argo_cd_ships_a_check("upbound.io", "ProviderConfig"));

@@ -4,7 +4,7 @@
 
 pub mod app;
 pub mod git;
-mod parse;
+pub(crate) mod parse;
 pub mod read;
 pub mod render;
 mod schema;

@@ -18,7 +18,11 @@ const CROSSPLANE_NO_STATUS: &[&str] = &[
     "ProviderConfigUsage",
     "ControllerConfig",
 ];
-const UPBOUND_NO_STATUS: &[&str] = &["ClusterProviderConfig", "ProviderConfig", "ProviderConfigUsage"];
+const UPBOUND_NO_STATUS: &[&str] = &[
+    "ClusterProviderConfig",
+    "ProviderConfig",
+    "ProviderConfigUsage",
+];
 
 const CROSSPLANE_READY: &[&str] = &[
     "Ready",

@@ -53,9 +53,7 @@ pub(crate) fn lookup(group: &str, kind: &str) -> Option<BundledRule> {
             | "route53.aws.crossplane.io"
             | "s3.aws.crossplane.io",
             _,
-        ) if crossplane::legacy_aws_noun(group, kind).is_some() => {
-            rule(crossplane::legacy_aws)
-        }
+        ) if crossplane::legacy_aws_noun(group, kind).is_some() => rule(crossplane::legacy_aws),
         _ if group.ends_with(".crossplane.io") && group.len() > ".crossplane.io".len() => {
             rule(crossplane::crossplane)
         }

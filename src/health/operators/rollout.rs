@@ -2,7 +2,9 @@
 
 use serde_json::Value;
 
-use crate::health::object::{annotation, arr_at, as_int, bool_at, conditions, get, opt_int, opt_str};
+use crate::health::object::{
+    annotation, arr_at, as_int, bool_at, conditions, get, opt_int, opt_str,
+};
 use crate::health::{Health, HealthStatus};
 
 /// Lua's `tonumber` on a field: a number, or a string that reads as one.
@@ -33,7 +35,8 @@ fn generation_observed(obj: &Value) -> bool {
 /// Whether the controller has seen the referenced workload's generation (Rollouts v1.1
 /// `spec.workloadRef`).
 fn workload_generation_observed(obj: &Value) -> bool {
-    if get(obj, &["spec", "workloadRef"]).is_none() || get(obj, &["metadata", "annotations"]).is_none()
+    if get(obj, &["spec", "workloadRef"]).is_none()
+        || get(obj, &["metadata", "annotations"]).is_none()
     {
         return true;
     }
