@@ -183,10 +183,12 @@ fn render_text(rows: &[Assessed<'_>]) -> String {
     let table: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
+            // An object without metadata.name is judged all the same (health needs no name).
+            let shown = if r.name.is_empty() { "<no name>" } else { r.name };
             let name = if r.namespace.is_empty() {
-                r.name.to_string()
+                shown.to_string()
             } else {
-                format!("{}/{}", r.namespace, r.name)
+                format!("{}/{shown}", r.namespace)
             };
             vec![
                 r.kind.to_string(),

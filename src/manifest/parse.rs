@@ -450,10 +450,12 @@ fn build_object(
                     "{kind} has no metadata.name (or metadata.generateName); every object needs one"
                 ),
             ));
-            return None;
+            // Kept with an empty name, so that `health` can still judge it (a name is not
+            // needed for that); the error stops every command that would plan or apply it.
+            (String::new(), false)
         }
     };
-    let object_name = display_name(kind, &namespace, &name);
+    let object_name = display_name(kind, &namespace, if name.is_empty() { "?" } else { &name });
     let locate = |key: &str| source.at(key_line(lines, source.line, end, key));
     let cx = Context {
         object: &object_name,
@@ -577,7 +579,10 @@ mod tests {
             "apiVersion: v1\nkind: X\nmetadata: 5\n",
         ] {
             let (objs, diags) = parse_file(&file("b.yaml", text));
-            assert!(objs.is_empty(), "{text:?}");
+            // An object without a name is kept (unnamed) for `health`, with its error.
+            let nameless = text == "apiVersion: v1\nkind: Secret\n";
+            assert_eq!(objs.len(), usize::from(nameless), "{text:?}");
+            assert!(objs.iter().all(|o| o.name.is_empty()));
             assert_eq!(diags.len(), 1, "{text:?}: {diags:?}");
             assert!(!diags[0].message.contains("DuplicateKeyPolicy"));
         }

@@ -516,6 +516,24 @@ fn judge_object(
     } else if status.state != ObjectState::Done {
         status.pod = behind.iter().find_map(|p| pod_note(p, cfg));
     }
+    // Argo CD leaves such an object out of the Application's health (controller/health.go;
+    // a live annotation, exactly "true", never on hooks); its sync engine never reads it,
+    // so `sync` still waits for the object.
+    if !hook
+        && status.state != ObjectState::Done
+        && object
+            .pointer("/metadata/annotations/argocd.argoproj.io~1ignore-healthcheck")
+            .and_then(Value::as_str)
+            == Some("true")
+    {
+        status.state = ObjectState::Done;
+        status.message = format!(
+            "health ignored (argocd.argoproj.io/ignore-healthcheck): {}",
+            status.message
+        );
+        status.pod = None;
+        status.stuck = None;
+    }
     if hook {
         status.hook_run = Some(HookRun {
             name: object

@@ -303,3 +303,39 @@ fn the_json_shape_names_fields_in_camel_case() {
     assert_eq!(v["blocking"]["object"]["name"], "api");
     assert!(v["syncFail"].as_array().unwrap().is_empty());
 }
+
+/// `argocd.argoproj.io/ignore-healthcheck: "true"` on the live object leaves it out of the
+/// verdict, as Argo CD leaves it out of the Application's health; any other value does not.
+#[test]
+fn ignore_healthcheck_leaves_an_object_out_of_the_verdict() {
+    let p = plan("apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: web}]}
+");
+    let live = |value: &str| {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop", "generation": 1,
+                "annotations": {"argocd.argoproj.io/ignore-healthcheck": value}},
+            "spec": {"replicas": 2},
+            "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 1}
+        })
+    };
+    let r = report(&p, vec![live("true")]);
+    assert!(r.healthy, "{r:#?}");
+    let o = &r.steps[0].objects[0];
+    assert_eq!(o.state, ObjectState::Done);
+    assert_eq!(o.health, HealthStatus::Progressing);
+    assert!(o.message.starts_with("health ignored"), "{}", o.message);
+    // Exactly "true", as Argo CD compares it.
+    let r = report(&p, vec![live("yes")]);
+    assert!(!r.healthy, "{r:#?}");
+    assert_eq!(r.steps[0].objects[0].state, ObjectState::Waiting);
+}
