@@ -184,7 +184,11 @@ fn render_text(rows: &[Assessed<'_>]) -> String {
         .iter()
         .map(|r| {
             // An object without metadata.name is judged all the same (health needs no name).
-            let shown = if r.name.is_empty() { "<no name>" } else { r.name };
+            let shown = if r.name.is_empty() {
+                "<no name>"
+            } else {
+                r.name
+            };
             let name = if r.namespace.is_empty() {
                 shown.to_string()
             } else {

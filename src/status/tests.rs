@@ -308,7 +308,8 @@ fn the_json_shape_names_fields_in_camel_case() {
 /// verdict, as Argo CD leaves it out of the Application's health; any other value does not.
 #[test]
 fn ignore_healthcheck_leaves_an_object_out_of_the_verdict() {
-    let p = plan("apiVersion: apps/v1
+    let p = plan(
+        "apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: web
@@ -318,7 +319,8 @@ spec:
   template:
     metadata: {labels: {app: web}}
     spec: {containers: [{name: web, image: web}]}
-");
+",
+    );
     let live = |value: &str| {
         json!({
             "apiVersion": "apps/v1", "kind": "Deployment",

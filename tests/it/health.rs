@@ -104,3 +104,262 @@ fn unreadable_input_or_config_exits_2() {
     ]);
     assert_eq!(code, 2, "{err}");
 }
+
+/// Writes `files` (path, text) under a fresh folder.
+fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+const WIDGET_LUA: &str = "local hs = {status = \"Progressing\", message = \"Waiting for widget\"}
+if obj.status ~= nil and obj.status.ready == true then
+  hs.status = \"Healthy\"
+  hs.message = \"widget \" .. obj.metadata.name .. \" ready\"
+end
+return hs
+";
+
+const GADGET_LUA: &str = "return {status = \"Degraded\", message = \"every gadget is broken\"}\n";
+
+/// A small tree laid out as Argo CD's: an exact folder with its tests, a wildcard folder
+/// (`_.gadgets.io/_`), and a folder without tests.
+fn small_tree() -> tempfile::TempDir {
+    tree(&[
+        ("example.com/Widget/health.lua", WIDGET_LUA),
+        (
+            "example.com/Widget/health_test.yaml",
+            "tests:
+- healthStatus:
+    status: Progressing
+    message: Waiting for widget
+  inputPath: testdata/new.yaml
+- healthStatus:
+    status: Healthy
+    message: widget w1 ready
+  inputpath: testdata/ready.yaml
+",
+        ),
+        (
+            "example.com/Widget/testdata/new.yaml",
+            "apiVersion: example.com/v1\nkind: Widget\nspec: {}\n",
+        ),
+        (
+            "example.com/Widget/testdata/ready.yaml",
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1}\nstatus: {ready: true}\n",
+        ),
+        ("_.gadgets.io/_/health.lua", GADGET_LUA),
+        (
+            "_.gadgets.io/_/health_test.yaml",
+            "tests:\n- healthStatus: {status: Degraded, message: every gadget is broken}\n  inputPath: testdata/g.yaml\n",
+        ),
+        (
+            "_.gadgets.io/_/testdata/g.yaml",
+            "apiVersion: eu.gadgets.io/v1\nkind: Gizmo\nmetadata: {name: g}\n",
+        ),
+        (
+            "other.io/Thing/health.lua",
+            "return {status = \"Healthy\"}\n",
+        ),
+    ])
+}
+
+#[test]
+fn resource_customizations_folder_as_argo_cd_s() {
+    let dir = small_tree();
+    let objects = tree(&[(
+        "objects.yaml",
+        "apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w1, namespace: shop}
+status: {ready: true}
+---
+apiVersion: eu.gadgets.io/v1
+kind: Gizmo
+metadata: {name: g1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {namespace: shop}
+status: {phase: Succeeded}
+",
+    )]);
+    let (code, out, err) = run(&[
+        "health",
+        objects.path().join("objects.yaml").to_str().unwrap(),
+        "--resource-customizations",
+        dir.path().to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v[0]["health"]["status"], "Healthy", "{v}");
+    assert_eq!(v[0]["health"]["message"], "widget w1 ready");
+    assert!(
+        v[0]["rule"]
+            .as_str()
+            .unwrap()
+            .ends_with("example.com/Widget/health.lua"),
+        "{v}"
+    );
+    // The wildcard folder covers every kind of a sub-group of gadgets.io.
+    assert_eq!(v[1]["health"]["status"], "Degraded", "{v}");
+    assert!(
+        v[1]["rule"]
+            .as_str()
+            .unwrap()
+            .ends_with("_.gadgets.io/_/health.lua")
+    );
+    // An object without metadata.name is judged too, not dropped.
+    assert_eq!(v.as_array().unwrap().len(), 3, "{v}");
+    assert_eq!(v[2]["kind"], "Pod");
+    assert_eq!(v[2]["name"], "");
+    assert_eq!(v[2]["health"]["status"], "Healthy");
+    let (_, out, _) = run(&[
+        "health",
+        objects.path().join("objects.yaml").to_str().unwrap(),
+    ]);
+    assert!(out.contains("shop/<no name>"), "{out}");
+
+    // plan: kinds the folder covers draw no WAVES005; others still do.
+    let app = tree(&[(
+        "app.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1, namespace: shop}\n---\napiVersion: example.net/v1\nkind: Doohickey\nmetadata: {name: d, namespace: shop}\n",
+    )]);
+    let (code, _, err) = run(&[
+        "plan",
+        app.path().to_str().unwrap(),
+        "--resource-customizations",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("WAVES005]: Widget"), "{err}");
+    assert!(err.contains("WAVES005]: Doohickey"), "{err}");
+    // A folder that is not there is bad input.
+    let (code, _, err) = run(&[
+        "plan",
+        app.path().to_str().unwrap(),
+        "--resource-customizations",
+        "does/not/exist",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("does/not/exist"), "{err}");
+}
+
+#[test]
+fn health_test_runs_every_case_of_a_tree() {
+    let dir = small_tree();
+    let (code, out, err) = run(&["health", "--test", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.trim(), "3 of 3 cases pass; 0 fail", "{out}");
+    // The folder without a health_test.yaml is named, not skipped silently.
+    assert!(
+        err.contains("other.io/Thing") && err.contains("not tested"),
+        "{err}"
+    );
+
+    // A wrong expectation fails its case: exit 1, the case named with what it got.
+    std::fs::write(
+        dir.path().join("_.gadgets.io/_/health_test.yaml"),
+        "tests:\n- healthStatus: {status: Healthy}\n  inputPath: testdata/g.yaml\n",
+    )
+    .unwrap();
+    let (code, out, _) = run(&["health", "--test", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("_.gadgets.io/_/testdata/g.yaml"))
+        .expect("the failed case");
+    assert!(
+        line.contains("Healthy") && line.contains("Degraded \"every gadget is broken\""),
+        "{line}"
+    );
+    assert!(out.ends_with("2 of 3 cases pass; 1 fail\n"), "{out}");
+    let (code, out, _) = run(&[
+        "health",
+        "--test",
+        dir.path().to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["cases"].as_array().unwrap().len(), 3);
+    // Folders in sorted order, as Argo CD walks them: `_.gadgets.io` first.
+    assert_eq!(v["cases"][0]["folder"], "_.gadgets.io/_");
+    assert_eq!(v["cases"][0]["passed"], false);
+    assert_eq!(v["cases"][1]["passed"], true);
+    assert_eq!(v["withoutTests"][0], "other.io/Thing");
+
+    // A script with goto (Lua 5.2 syntax, which gopher-lua accepts): a clear error naming
+    // the script and the line.
+    std::fs::write(
+        dir.path().join("other.io/Thing/health.lua"),
+        "for _, c in ipairs({}) do\n  if c then goto continue end\n  ::continue::\nend\nreturn {status = \"Healthy\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("other.io/Thing/health_test.yaml"),
+        "tests:\n- healthStatus: {status: Healthy}\n  inputPath: t.yaml\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("other.io/Thing/t.yaml"),
+        "apiVersion: other.io/v1\nkind: Thing\n",
+    )
+    .unwrap();
+    let (code, out, _) = run(&[
+        "health",
+        "--test",
+        dir.path().to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let error = v["cases"][3]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("other.io/Thing/health.lua"), "{error}");
+    assert!(
+        error.contains("goto") && error.contains("line 2"),
+        "{error}"
+    );
+
+    // A test file that is not one is bad input.
+    std::fs::write(
+        dir.path().join("other.io/Thing/health_test.yaml"),
+        "tests: 5\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["health", "--test", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("other.io/Thing/health_test.yaml"), "{err}");
+}
+
+/// sync and diff tell lint about `--health-config` (WAVES005 goes for the kinds it covers);
+/// lint runs before the cluster is contacted, so an unreachable cluster shows it.
+#[test]
+fn sync_and_diff_lint_with_the_health_config() {
+    for command in ["sync", "diff"] {
+        let base = [
+            command,
+            "fixtures/enterprise/app",
+            "--kubeconfig",
+            "/nonexistent/kubeconfig",
+        ];
+        let (_, _, err) = run(&base);
+        assert!(err.contains("WAVES005"), "{command}: {err}");
+        let with: Vec<&str> = base
+            .iter()
+            .copied()
+            .chain(["--health-config", "fixtures/enterprise/argocd-cm.yaml"])
+            .collect();
+        let (code, _, err) = run(&with);
+        assert_eq!(code, 2, "{command}: {err}");
+        assert!(!err.contains("WAVES005"), "{command}: {err}");
+    }
+}
