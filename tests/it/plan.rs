@@ -370,3 +370,24 @@ fn a_configured_health_check_silences_waves005_and_argo_cd_s_own_checks_are_name
     assert!(line.contains("--resource-customizations"), "{line}");
     assert!(!line.contains("treats it as healthy"), "{line}");
 }
+
+/// The corpus of public app manifests (tests/corpus/README.md): `plan --strict` passes on
+/// every one; lint errors are for what makes a sync fail or hang.
+#[test]
+fn plan_strict_passes_on_the_corpus_of_public_apps() {
+    let corpus = crate::common::root().join("tests/corpus");
+    let mut apps: Vec<_> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    apps.sort();
+    assert!(apps.len() >= 3, "{apps:?}");
+    for app in &apps {
+        let (code, out, err) = run(&["plan", "--strict", app.to_str().unwrap()]);
+        assert_eq!(code, 0, "{}: {err}", app.display());
+        assert!(!err.contains("error["), "{}: {err}", app.display());
+        assert!(out.contains("0 errors"), "{}: {out}", app.display());
+    }
+}
