@@ -29,7 +29,7 @@ fn generation_observed(obj: &Value) -> bool {
         return true;
     };
     let generation = generation as f64;
-    observed > generation || observed == generation
+    observed >= generation
 }
 
 /// Whether the controller has seen the referenced workload's generation (Rollouts v1.1
