@@ -145,6 +145,23 @@ pub fn load(input: &Input) -> Loaded {
         _ => {
             let (files, mut diagnostics) = read_input(input);
             let mut loaded = parse_files(&files);
+            if let (
+                Input::Rendered {
+                    dir,
+                    source: render::SourceType::Helm,
+                    ..
+                },
+                Some(file),
+            ) = (input, files.first())
+            {
+                let templates = render::HelmTemplates::of(dir, &file.text);
+                for obj in &mut loaded.objects {
+                    templates.rename(file, &mut obj.source);
+                }
+                for d in &mut loaded.diagnostics {
+                    templates.rename(file, &mut d.source);
+                }
+            }
             diagnostics.append(&mut loaded.diagnostics);
             loaded.diagnostics = diagnostics;
             loaded.files = files.len();

@@ -5,8 +5,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 
 use super::InputFile;
+use crate::source::Source;
 
 /// How an app folder becomes manifests (Argo CD's source types).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -223,6 +225,54 @@ pub fn renderer(source: SourceType) -> Option<String> {
     }
 }
 
+/// Which template each line of `helm template`'s output came from: Helm starts every
+/// document with `---` and `# Source: CHART/templates/x.yaml`. An object is shown with its
+/// template and no line, because a line of the rendered stream is not a line of that file.
+#[derive(Debug, Default)]
+pub struct HelmTemplates {
+    /// For each 0-based line of the output, the template of its document, if Helm named it.
+    by_line: Vec<Option<Arc<str>>>,
+}
+
+impl HelmTemplates {
+    /// Reads the `# Source:` comments of `text`, rendered from the chart folder `dir`. A
+    /// template shown as `CHART/rest` becomes `dir/rest` when that file exists (a path the
+    /// user can open, also for subcharts unpacked under `charts/`), else stays Helm's text.
+    pub fn of(dir: &Path, text: &str) -> HelmTemplates {
+        let mut current: Option<Arc<str>> = None;
+        let mut by_line = Vec::new();
+        for line in text.lines() {
+            if line.trim_end() == "---" || line.starts_with("--- ") {
+                current = None;
+            } else if let Some(name) = line.strip_prefix("# Source: ") {
+                current = Some(template_path(dir, name.trim()).into());
+            }
+            by_line.push(current.clone());
+        }
+        HelmTemplates { by_line }
+    }
+
+    /// Replaces `source`, a line of `file` (the rendered stream), by its template.
+    pub fn rename(&self, file: &InputFile, source: &mut Source) {
+        if source.path != file.display || source.line == 0 {
+            return;
+        }
+        if let Some(Some(template)) = self.by_line.get(source.line - 1) {
+            *source = Source::new(template.clone(), 0);
+        }
+    }
+}
+
+fn template_path(dir: &Path, shown: &str) -> String {
+    if let Some((_chart, rest)) = shown.split_once('/') {
+        let file = dir.join(rest);
+        if file.is_file() {
+            return file.display().to_string();
+        }
+    }
+    shown.to_string()
+}
+
 /// The first executable named `name` on PATH.
 fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -245,6 +295,35 @@ fn is_executable(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn helm_objects_name_their_template_without_a_line() {
+        let chart = tempfile::tempdir().unwrap();
+        std::fs::create_dir(chart.path().join("templates")).unwrap();
+        std::fs::write(chart.path().join("templates/cm.yaml"), "x").unwrap();
+        let text = "---\n# Source: demo/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\n\
+                    ---\n# Source: demo/charts/sub/templates/gone.yaml\nkind: Secret\n---\nkind: Pod\n";
+        let file = InputFile {
+            display: "chart (helm template)".into(),
+            text: text.into(),
+            json: false,
+        };
+        let templates = HelmTemplates::of(chart.path(), text);
+        let mut source = Source::new(file.display.clone(), 3);
+        templates.rename(&file, &mut source);
+        assert_eq!(
+            source.to_string(),
+            chart.path().join("templates/cm.yaml").display().to_string()
+        );
+        // Not a file of the folder (a packaged subchart): Helm's own words.
+        let mut source = Source::new(file.display.clone(), 7);
+        templates.rename(&file, &mut source);
+        assert_eq!(source, "demo/charts/sub/templates/gone.yaml");
+        // A document Helm did not name keeps its rendered line.
+        let mut source = Source::new(file.display.clone(), 9);
+        templates.rename(&file, &mut source);
+        assert_eq!(source, "chart (helm template):9");
+    }
 
     #[test]
     fn detection_follows_argo_cd() {
