@@ -155,7 +155,7 @@ pub struct InputArgs {
     /// options and ignoreDifferences drive the run (docs/sources.md).
     #[arg(long, value_name = "FILE|NAME", conflicts_with_all = [
         "paths", "filenames", "revision", "source_type", "kustomize_build_options",
-        "helm_values", "helm_set", "release_name",
+        "helm_values", "helm_set", "release_name", "helm_skip_crds",
     ])]
     pub app: Option<String>,
     /// Where `--app NAME` is read from in the cluster.
@@ -164,6 +164,10 @@ pub struct InputArgs {
     /// The Application `--app` names, read once before the subcommand runs.
     #[arg(skip)]
     pub application: Option<Arc<Application>>,
+    /// Leave the chart's `crds/` out of `helm template` (Argo CD's `helm.skipCrds`; by default
+    /// they are rendered with `--include-crds`, as Argo CD does).
+    #[arg(long)]
+    pub helm_skip_crds: bool,
 }
 
 impl InputArgs {
@@ -189,7 +193,8 @@ impl InputArgs {
         let renders = self.kustomize_build_options.is_some()
             || !self.helm_values.is_empty()
             || !self.helm_set.is_empty()
-            || self.release_name.is_some();
+            || self.release_name.is_some()
+            || self.helm_skip_crds;
         let options = || RenderOptions {
             release_name: self.release_name.clone(),
             namespace: global.namespace.clone(),
@@ -200,6 +205,7 @@ impl InputArgs {
                 .unwrap_or_default(),
             helm_values: self.helm_values.clone(),
             helm_set: self.helm_set.clone(),
+            helm_skip_crds: self.helm_skip_crds,
             ..RenderOptions::default()
         };
         let dir = match input {

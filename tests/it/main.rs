@@ -11,6 +11,7 @@ mod docs;
 mod fuzz_corpus;
 mod gc;
 mod health;
+mod helm;
 mod hostile;
 mod krew;
 mod metrics;

@@ -10,3 +10,4 @@ pub mod cluster;
 pub mod differential;
 pub mod operators;
 pub mod recorder;
+pub mod tools;
