@@ -8,6 +8,9 @@
 //! - `#% fixture: NAME` — the manifests are `fixtures/NAME` (Namespaces and cluster-scoped
 //!   objects left out, `metadata.namespace` removed: each engine syncs into its own
 //!   namespace);
+//! - `#% chart: NAME [HELM ARGS]` — `fixtures/charts/NAME` rendered by `helm template demo
+//!   fixtures/charts/NAME [HELM ARGS]` (the `helm` testenv/build builds), added to the sync the
+//!   line is in;
 //! - `#% second sync` — what follows is synced by a second run of both engines, with prune;
 //! - `#% differs: D<n>` — a documented difference this case shows.
 //!
@@ -88,12 +91,33 @@ fn fixture(name: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// `helm template demo fixtures/charts/NAME ARGS...` of `spec` (`NAME ARGS...`), as documents.
+fn chart(spec: &str) -> Vec<serde_json::Value> {
+    let mut words = spec.split_whitespace();
+    let name = words.next().expect("#% chart: NAME");
+    let helm = crate::support::tools::path_with(&["helm"]).join("helm");
+    let out = Command::new(helm)
+        .current_dir(root())
+        .args(["template", "demo", &format!("fixtures/charts/{name}")])
+        .args(words)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run helm template");
+    assert!(
+        out.status.success(),
+        "helm template {spec}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    documents(&String::from_utf8_lossy(&out.stdout), &format!("chart {name}"))
+}
+
 fn load_case(path: &Path) -> Case {
     let text = std::fs::read_to_string(path).expect("read case");
     let origin = path.display().to_string();
     let mut syncs = vec![String::new()];
     let mut differs = Vec::new();
     let mut fixture_docs = Vec::new();
+    let mut chart_docs = Vec::new();
     for line in text.lines() {
         match line.strip_prefix("#% ") {
             Some("second sync") => syncs.push(String::new()),
@@ -102,6 +126,9 @@ fn load_case(path: &Path) -> Case {
             }
             Some(d) if d.starts_with("fixture: ") => {
                 fixture_docs = fixture(d["fixture: ".len()..].trim())
+            }
+            Some(d) if d.starts_with("chart: ") => {
+                chart_docs.push((syncs.len() - 1, chart(d["chart: ".len()..].trim())))
             }
             Some(d) => panic!("{origin}: unknown directive `#% {d}`"),
             None => {
@@ -114,6 +141,9 @@ fn load_case(path: &Path) -> Case {
     let mut syncs: Vec<Vec<serde_json::Value>> =
         syncs.iter().map(|t| documents(t, &origin)).collect();
     syncs[0].splice(0..0, fixture_docs);
+    for (index, docs) in chart_docs {
+        syncs[index].extend(docs);
+    }
     assert!(!syncs[0].is_empty(), "{origin}: no manifests");
     Case {
         name: path.file_stem().unwrap().to_string_lossy().into_owned(),
