@@ -12,7 +12,10 @@
 //!   fixtures/charts/NAME [HELM ARGS]` (the `helm` testenv/build builds), added to the sync the
 //!   line is in;
 //! - `#% second sync` — what follows is synced by a second run of both engines, with prune;
-//! - `#% differs: D<n>` — a documented difference this case shows.
+//! - `#% operators` — the case uses the operators' custom resources: their CRDs
+//!   (`testenv/operators/`) are installed first;
+//! - `#% differs: D<n>` — the documented difference this case shows, and exactly that one
+//!   (`support::differential::shows_exactly`).
 //!
 //! Besides the files, seeded random apps of 20 to 200 objects are compared.
 
@@ -27,7 +30,9 @@ use kube::discovery::{Scope, pinned_kind};
 
 use crate::common::{bin, root};
 use crate::support::cluster::{TestNs, cluster};
-use crate::support::differential::{Identities, Side, compare, documented_differences, groups};
+use crate::support::differential::{
+    Identities, Side, compare, documented_differences, groups, managers, shows_exactly,
+};
 use crate::support::recorder::Recorder;
 
 /// A case: its name, the manifests of each sync, the documented differences it may show.
@@ -36,6 +41,7 @@ struct Case {
     name: String,
     syncs: Vec<Vec<serde_json::Value>>,
     differs: Vec<String>,
+    operators: bool,
 }
 
 fn corpus_dir() -> PathBuf {
@@ -118,9 +124,11 @@ fn load_case(path: &Path) -> Case {
     let mut differs = Vec::new();
     let mut fixture_docs = Vec::new();
     let mut chart_docs = Vec::new();
+    let mut operators = false;
     for line in text.lines() {
         match line.strip_prefix("#% ") {
             Some("second sync") => syncs.push(String::new()),
+            Some("operators") => operators = true,
             Some(d) if d.starts_with("differs: ") => {
                 differs.push(d["differs: ".len()..].trim().to_string())
             }
@@ -149,6 +157,7 @@ fn load_case(path: &Path) -> Case {
         name: path.file_stem().unwrap().to_string_lossy().into_owned(),
         syncs,
         differs,
+        operators,
     }
 }
 
@@ -212,6 +221,7 @@ fn random_case(seed: u64, n: usize) -> Case {
         name: format!("random-{seed}-{n}"),
         syncs: vec![docs],
         differs: Vec::new(),
+        operators: false,
     }
 }
 
@@ -320,6 +330,7 @@ async fn run_engine(
     let side = Side {
         outcome,
         groups: groups(&trace, &ids),
+        managers: managers(&trace, &ids),
     };
     (side, log)
 }
@@ -344,6 +355,9 @@ async fn run_case(
     }
     let c = cluster();
     let client = c.client().await;
+    if case.operators {
+        crate::support::operators::install_operator_crds(&client).await;
+    }
     let kinds = kinds(&client, &case).await;
     let tmp = tempfile::tempdir().expect("temp dir");
     let dirs: Vec<PathBuf> = case
@@ -357,6 +371,31 @@ async fn run_case(
         run_engine(&case, &argo_ns, &kinds, &dirs, true),
         run_engine(&case, &ours_ns, &kinds, &dirs, false)
     );
+    let failure = |what: String| {
+        Err(format!(
+            "{}: {what}\n--- argocd-sync (last lines)\n{}\n--- kubectl-waves (last lines)\n{}\n",
+            case.name,
+            tail(&argo_log, 15),
+            tail(&ours_log, 15)
+        ))
+    };
+    if !case.differs.is_empty() {
+        // The case must show exactly the difference it names, not any difference.
+        let table = compare(&argo, &ours).unwrap_or_else(|| "(the same writes)".to_string());
+        for d in &case.differs {
+            if let Err(why) = shows_exactly(d, &argo, &ours) {
+                return failure(format!(
+                    "{why} (namespaces {} and {}):\n{table}",
+                    argo_ns.name, ours_ns.name
+                ));
+            }
+        }
+        return Ok(format!(
+            "{}: differs exactly as documented ({}):\n{table}",
+            case.name,
+            case.differs.join(", ")
+        ));
+    }
     match compare(&argo, &ours) {
         None => Ok(format!(
             "{}: same ({} groups, {})",
@@ -364,19 +403,9 @@ async fn run_case(
             argo.groups.len(),
             argo.outcome
         )),
-        Some(table) if !case.differs.is_empty() => Ok(format!(
-            "{}: differs as documented ({}):\n{table}",
-            case.name,
-            case.differs.join(", ")
-        )),
-        Some(table) => Err(format!(
-            "{}: Argo CD's engine and kubectl-waves differ (namespaces {} and {}):\n{table}\n\
-             --- argocd-sync (last lines)\n{}\n--- kubectl-waves (last lines)\n{}\n",
-            case.name,
-            argo_ns.name,
-            ours_ns.name,
-            tail(&argo_log, 15),
-            tail(&ours_log, 15)
+        Some(table) => failure(format!(
+            "Argo CD's engine and kubectl-waves differ (namespaces {} and {}):\n{table}",
+            argo_ns.name, ours_ns.name
         )),
     }
 }

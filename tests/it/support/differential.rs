@@ -167,12 +167,89 @@ pub fn groups(trace: &[Write], ids: &Identities) -> Vec<Group> {
 pub struct Side {
     pub outcome: String,
     pub groups: Vec<Group>,
+    /// `manager operation` of every managedFields entry the case's objects were written with
+    /// (not compared: D4 is about them).
+    pub managers: BTreeSet<String>,
+}
+
+/// The field managers of the case's objects in a trace (`manager operation`).
+pub fn managers(trace: &[Write], ids: &Identities) -> BTreeSet<String> {
+    trace
+        .iter()
+        .filter(|w| w.kind_of_event != "DELETED" && ids.identify(&w.kind, &w.name).is_some())
+        .filter(|w| !is_owned(&w.object))
+        .flat_map(|w| {
+            w.object["metadata"]["managedFields"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["manager"].as_str().unwrap_or_default(),
+                f["operation"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// Whether the difference between the two sides is exactly the documented difference `id`
+/// says (docs/argocd-differences.md), and nothing else; `Err` says what does not fit.
+pub fn shows_exactly(id: &str, argocd: &Side, ours: &Side) -> Result<(), String> {
+    let same_writes = argocd.groups == ours.groups && argocd.outcome == ours.outcome;
+    let fits = match id {
+        // Our refusal: nothing written, exit 2; Argo CD's engine syncs the input.
+        "D1" => {
+            ours.groups.is_empty()
+                && ours.outcome == "exit Some(2)"
+                && argocd.outcome == "Succeeded"
+                && !argocd.groups.is_empty()
+        }
+        // The same writes; only the end differs: Argo CD's engine does not await the last
+        // step's health, we do.
+        "D2" => {
+            argocd.groups == ours.groups
+                && argocd.outcome == "Succeeded"
+                && ours.outcome == "Failed"
+        }
+        // Not visible in the writes: the same groups and outcome.
+        "D3" | "D5" => same_writes,
+        // The same writes, applied server-side by us and client-side by the engine.
+        "D4" => {
+            same_writes
+                && ours.managers.contains("kubectl-waves Apply")
+                && !argocd.managers.iter().any(|m| m.ends_with(" Apply"))
+        }
+        // The server's dry run refuses before anything is written; the engine writes the
+        // earlier waves and fails.
+        "D6" => {
+            ours.groups.is_empty()
+                && ours.outcome != "Succeeded"
+                && argocd.outcome == "Failed"
+                && !argocd.groups.is_empty()
+        }
+        _ => false,
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(format!(
+            "the runs do not show exactly {id} (docs/argocd-differences.md): Argo CD's engine {} with {} groups, managers {:?}; kubectl-waves {} with {} groups, managers {:?}",
+            argocd.outcome,
+            argocd.groups.len(),
+            argocd.managers,
+            ours.outcome,
+            ours.groups.len(),
+            ours.managers
+        ))
+    }
 }
 
 /// `None` when both sides agree; otherwise a side-by-side table of the two, the rows that
 /// differ marked `≠`.
 pub fn compare(argocd: &Side, ours: &Side) -> Option<String> {
-    if argocd == ours {
+    if argocd.outcome == ours.outcome && argocd.groups == ours.groups {
         return None;
     }
     let left: Vec<String> = argocd
@@ -307,6 +384,7 @@ mod tests {
         let side = |groups| Side {
             outcome: "Succeeded".into(),
             groups,
+            managers: BTreeSet::new(),
         };
         assert_eq!(compare(&side(a), &side(groups(&ours, &ids()))), None);
     }
@@ -324,6 +402,7 @@ mod tests {
         let side = |t: &[Write]| Side {
             outcome: "Succeeded".into(),
             groups: groups(t, &ids()),
+            managers: BTreeSet::new(),
         };
         let table = compare(&side(&argo), &side(&ours)).expect("a difference");
         assert!(table.contains("ARGO CD ENGINE"), "{table}");
@@ -372,6 +451,33 @@ mod tests {
         let mut pod = obj("migrate", json!({}));
         pod["metadata"]["ownerReferences"] = json!([{"kind": "Job", "name": "migrate"}]);
         assert!(groups(&[write(1, "ADDED", "Job", pod)], &ids()).is_empty());
+    }
+
+    #[test]
+    fn a_documented_difference_must_be_exactly_that_one() {
+        let g = |label: &str| Group {
+            label: label.into(),
+            members: BTreeSet::from(["ConfigMap/a".to_string()]),
+        };
+        let side = |outcome: &str, groups: Vec<Group>, managers: &[&str]| Side {
+            outcome: outcome.into(),
+            groups,
+            managers: managers.iter().map(|m| m.to_string()).collect(),
+        };
+        let written = vec![g("create Sync 0 ConfigMap")];
+        let argo = side("Succeeded", written.clone(), &["argocd-sync Update"]);
+        assert!(shows_exactly("D1", &argo, &side("exit Some(2)", vec![], &[])).is_ok());
+        // a refusal that still wrote something is not D1
+        assert!(shows_exactly("D1", &argo, &side("exit Some(2)", written.clone(), &[])).is_err());
+        assert!(shows_exactly("D2", &argo, &side("Failed", written.clone(), &[])).is_ok());
+        // D2 with other writes is more than D2
+        assert!(shows_exactly("D2", &argo, &side("Failed", vec![], &[])).is_err());
+        let ssa = side("Succeeded", written.clone(), &["kubectl-waves Apply"]);
+        assert!(shows_exactly("D4", &argo, &ssa).is_ok());
+        assert!(shows_exactly("D4", &ssa, &ssa).is_err(), "both server-side");
+        assert!(shows_exactly("D3", &argo, &ssa).is_ok());
+        assert!(shows_exactly("D5", &argo, &side("Failed", written, &[])).is_err());
+        assert!(shows_exactly("D9", &argo, &ssa).is_err(), "unknown");
     }
 
     #[test]
