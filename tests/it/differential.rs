@@ -438,6 +438,20 @@ fn the_corpus_loads_and_every_documented_difference_exists() {
             );
         }
     }
+    // The README's count is the corpus's.
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("read README");
+    let claim = format!("on {} cases", cases.len());
+    assert!(
+        readme.contains(&claim),
+        "README.md must say \"{claim}\" (order verified against Argo CD's sync engine)"
+    );
+    // Every documented difference has a case showing it.
+    for d in documented.keys() {
+        assert!(
+            cases.iter().any(|c| c.differs.contains(d)),
+            "no case of tests/differential/ shows {d}"
+        );
+    }
     // Deterministic: the same seed gives the same app.
     assert_eq!(
         serde_json::to_string(&random_case(7, 30).syncs).unwrap(),
