@@ -145,16 +145,18 @@ pub fn load(input: &Input) -> Loaded {
         _ => {
             let (files, mut diagnostics) = read_input(input);
             let mut loaded = parse_files(&files);
-            if let (
-                Input::Rendered {
-                    dir,
-                    source: render::SourceType::Helm,
-                    ..
-                },
-                Some(file),
-            ) = (input, files.first())
+            // Helm's output names each object's template: show that instead of a line of the
+            // rendered stream. A chart folder's template is shown as its file; an
+            // Application's chart (from Git or a repository) in Helm's own words.
+            let chart_dir = match input {
+                Input::Rendered { dir, .. } => Some(dir.as_path()),
+                _ => None,
+            };
+            for file in files
+                .iter()
+                .filter(|f| f.display.ends_with(" (helm template)"))
             {
-                let templates = render::HelmTemplates::of(dir, &file.text);
+                let templates = render::HelmTemplates::of(chart_dir, &file.text);
                 for obj in &mut loaded.objects {
                     templates.rename(file, &mut obj.source);
                 }

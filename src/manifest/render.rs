@@ -235,10 +235,10 @@ pub struct HelmTemplates {
 }
 
 impl HelmTemplates {
-    /// Reads the `# Source:` comments of `text`, rendered from the chart folder `dir`. A
-    /// template shown as `CHART/rest` becomes `dir/rest` when that file exists (a path the
-    /// user can open, also for subcharts unpacked under `charts/`), else stays Helm's text.
-    pub fn of(dir: &Path, text: &str) -> HelmTemplates {
+    /// Reads the `# Source:` comments of `text`, rendered from the chart folder `dir` (if
+    /// any). A template shown as `CHART/rest` becomes `dir/rest` when that file exists (a path
+    /// the user can open, also for subcharts unpacked under `charts/`), else stays Helm's text.
+    pub fn of(dir: Option<&Path>, text: &str) -> HelmTemplates {
         let mut current: Option<Arc<str>> = None;
         let mut by_line = Vec::new();
         for line in text.lines() {
@@ -263,8 +263,8 @@ impl HelmTemplates {
     }
 }
 
-fn template_path(dir: &Path, shown: &str) -> String {
-    if let Some((_chart, rest)) = shown.split_once('/') {
+fn template_path(dir: Option<&Path>, shown: &str) -> String {
+    if let (Some(dir), Some((_chart, rest))) = (dir, shown.split_once('/')) {
         let file = dir.join(rest);
         if file.is_file() {
             return file.display().to_string();
@@ -308,7 +308,7 @@ mod tests {
             text: text.into(),
             json: false,
         };
-        let templates = HelmTemplates::of(chart.path(), text);
+        let templates = HelmTemplates::of(Some(chart.path()), text);
         let mut source = Source::new(file.display.clone(), 3);
         templates.rename(&file, &mut source);
         assert_eq!(

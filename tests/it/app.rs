@@ -490,3 +490,79 @@ fn a_kustomize_app_at_a_git_revision_is_rendered_and_compared_across_revisions()
     assert!(text.contains("Deployment/prod-web"), "{text}");
     assert!(text.contains("registry.invalid/web:2"), "{text}");
 }
+
+/// The files of `fixtures/charts/hooks-demo`, as (path under `prefix`, text).
+fn chart_files(prefix: &str) -> Vec<(String, String)> {
+    fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = format!("{rel}/{name}");
+            if entry.path().is_dir() {
+                walk(&entry.path(), &rel, out);
+            } else {
+                out.push((rel, std::fs::read_to_string(entry.path()).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        &crate::common::root().join("fixtures/charts/hooks-demo"),
+        prefix,
+        &mut out,
+    );
+    out
+}
+
+#[test]
+fn an_applications_helm_source_is_rendered_as_argo_cd_renders_it() {
+    let files = chart_files("charts/demo");
+    let mut files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    files.push((
+        "charts/demo/values-prod.yaml",
+        "replicas: 2\nwidget: {enabled: false}\n",
+    ));
+    let repo = repo(&files);
+    let dir = tempfile::tempdir().unwrap();
+    let app = application(
+        dir.path(),
+        &format!(
+            "  source:\n    repoURL: {}\n    targetRevision: v1\n    path: charts/demo\n    helm:\n      releaseName: demo\n      skipCrds: true\n      valueFiles: [values-prod.yaml]\n      parameters:\n      - {{name: replicas, value: \"4\"}}\n  destination:\n    namespace: shop\n",
+            repo.path().display()
+        ),
+    );
+    let tools = crate::support::tools::path_with(&["helm"]);
+    let plan = plan_json(&app, &[("PATH", tools.to_str().unwrap())]);
+    assert_eq!(
+        names(&plan),
+        [
+            "ServiceAccount/demo-migrator",
+            "ConfigMap/demo-upgrade-notice",
+            "Job/demo-migrate",
+            "ConfigMap/demo-config",
+            "Service/demo-web",
+            "Deployment/demo-web",
+            "Job/demo-smoke",
+            "ConfigMap/demo-release-note",
+        ],
+        "skipCrds and the values file's widget.enabled=false: no CRD, no Widget"
+    );
+    // Objects name their template in Helm's words, without a line.
+    let sources: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["resources"].as_array().unwrap())
+        .map(|r| r["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources[0], "hooks-demo/templates/hook-serviceaccount.yaml");
+    assert!(
+        sources
+            .iter()
+            .all(|s| s.starts_with("hooks-demo/templates/") && !s.contains(".yaml:")),
+        "{sources:?}"
+    );
+}

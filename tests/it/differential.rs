@@ -114,7 +114,10 @@ fn chart(spec: &str) -> Vec<serde_json::Value> {
         "helm template {spec}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    documents(&String::from_utf8_lossy(&out.stdout), &format!("chart {name}"))
+    documents(
+        &String::from_utf8_lossy(&out.stdout),
+        &format!("chart {name}"),
+    )
 }
 
 fn load_case(path: &Path) -> Case {

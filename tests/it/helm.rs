@@ -228,7 +228,12 @@ fn values_files_set_parameters_release_name_and_namespace_reach_helm_template() 
     assert_eq!(config["data"]["message"], "hello from values.yaml");
     assert!(find(&defaults, "Widget", "demo-widget").is_some());
     assert!(
-        find(&defaults, "CustomResourceDefinition", "widgets.hooks-demo.waves.test").is_some(),
+        find(
+            &defaults,
+            "CustomResourceDefinition",
+            "widgets.hooks-demo.waves.test"
+        )
+        .is_some(),
         "--include-crds by default, as Argo CD"
     );
 
@@ -260,7 +265,10 @@ fn values_files_set_parameters_release_name_and_namespace_reach_helm_template() 
     assert_eq!(notice["data"]["from"], "1.0.0");
 
     // --helm-skip-crds is Argo CD's skipCrds.
-    let objects = rendered_objects(&tools, &["--helm-skip-crds", "--helm-set", "widget.enabled=false"]);
+    let objects = rendered_objects(
+        &tools,
+        &["--helm-skip-crds", "--helm-set", "widget.enabled=false"],
+    );
     assert!(
         !objects
             .iter()
@@ -272,12 +280,20 @@ fn values_files_set_parameters_release_name_and_namespace_reach_helm_template() 
     let empty = tempfile::tempdir().unwrap();
     let (code, stdout, stderr) = run_in(
         &tools,
-        &["plan", empty.path().to_str().unwrap(), "--source-type", "helm"],
+        &[
+            "plan",
+            empty.path().to_str().unwrap(),
+            "--source-type",
+            "helm",
+        ],
         None,
     );
     assert_eq!(code, 2, "{stderr}");
     assert!(stdout.is_empty());
-    assert!(stderr.contains("helm") && stderr.contains("failed"), "{stderr}");
+    assert!(
+        stderr.contains("helm") && stderr.contains("failed"),
+        "{stderr}"
+    );
     // --source-type directory reads the templates as files: they are not YAML.
     let (code, _, stderr) = run_in(&tools, &["plan", CHART, "--source-type", "directory"], None);
     assert_eq!(code, 2, "{stderr}");
@@ -324,7 +340,11 @@ fn rendered_for_cluster(tools: &Path) -> Vec<Value> {
         tools,
         &["template", "demo", CHART, "--set", "widget.enabled=false"],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_saphyr::from_multiple::<Value>(&String::from_utf8_lossy(&out.stdout))
         .unwrap()
         .into_iter()
@@ -420,7 +440,8 @@ async fn sync_of_the_chart_runs_its_hooks_in_helm_installs_order() {
         observe(&helm_ns, &ids, install),
         observe(&ours_ns, &ids, sync)
     );
-    let show = |groups: &[Group]| -> Vec<String> { groups.iter().map(ToString::to_string).collect() };
+    let show =
+        |groups: &[Group]| -> Vec<String> { groups.iter().map(ToString::to_string).collect() };
     let expected = [
         "create pre-install,pre-upgrade -5 ServiceAccount {ServiceAccount/demo-migrator}",
         "create pre-install,pre-upgrade 0 Job {Job/demo-migrate}",
