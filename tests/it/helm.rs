@@ -307,10 +307,16 @@ fn values_files_set_parameters_release_name_and_namespace_reach_helm_template() 
 #[test]
 fn a_missing_helm_is_a_clear_error_for_every_subcommand_that_reads_the_chart() {
     let empty = tempfile::tempdir().unwrap();
+    // sync and diff ask the cluster for its API versions before they render: a real one.
+    let kubeconfig = cluster()
+        .kubeconfig
+        .to_str()
+        .expect("utf-8 path")
+        .to_string();
     for args in [
         vec!["plan", CHART],
-        vec!["sync", CHART, "-n", "x", "--kubeconfig", "/nonexistent"],
-        vec!["diff", CHART, "-n", "x", "--kubeconfig", "/nonexistent"],
+        vec!["sync", CHART, "-n", "default", "--kubeconfig", &kubeconfig],
+        vec!["diff", CHART, "-n", "default", "--kubeconfig", &kubeconfig],
     ] {
         let (code, stdout, stderr) = run_in(empty.path(), &args, None);
         assert_eq!(code, 2, "{args:?}: {stderr}");
