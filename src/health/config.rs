@@ -41,6 +41,8 @@ pub struct HealthConfig {
     /// Checks with a non-empty script, sorted by `group_kind`.
     checks: Vec<CustomHealthCheck>,
     bundled: bool,
+    /// The built-in argoproj.io/Application rule (`--no-application-health` turns it off).
+    application: bool,
 }
 
 impl Default for HealthConfig {
@@ -48,6 +50,7 @@ impl Default for HealthConfig {
         HealthConfig {
             checks: Vec::new(),
             bundled: true,
+            application: true,
         }
     }
 }
@@ -198,6 +201,7 @@ impl HealthConfig {
         Ok(HealthConfig {
             checks,
             bundled: true,
+            application: true,
         })
     }
 
@@ -220,6 +224,17 @@ impl HealthConfig {
     pub fn without_bundled_checks(mut self) -> Self {
         self.bundled = false;
         self
+    }
+
+    /// Turns off the built-in argoproj.io/Application rule: Argo CD's own behaviour since 1.8.
+    pub fn without_application_health(mut self) -> Self {
+        self.application = false;
+        self
+    }
+
+    /// Whether the built-in argoproj.io/Application rule is used.
+    pub fn application_health(&self) -> bool {
+        self.application
     }
 
     /// Whether the bundled checks are used.
