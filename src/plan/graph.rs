@@ -9,9 +9,13 @@
 //!   resources, and so is a dependency the user put in a lower wave: that wave promised it
 //!   healthy before the higher one started.
 //!
+//! A DNS-name edge (a workload reached through a Service's name) is the softest: clients retry,
+//! and Argo CD users put frontend and backend in one wave on purpose, so it orders only objects
+//! the written waves order already (the dependency in a lower wave).
+//!
 //! PreSync and PostSync keep their waves. A cycle is refused before anything is applied; a
-//! cycle that only DNS-name edges close (two services that call each other) is not an order
-//! problem (clients retry, as `annotate` treats them), so those edges are dropped, with a note.
+//! cycle that only DNS-name edges close is not an order problem, so those edges are dropped,
+//! with a note.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
@@ -81,6 +85,11 @@ fn graph_strength(
         return None;
     };
     let reason = e.reason.clone();
+    // A DNS name is the softest reference (clients retry; SPEC §7 `annotate`): it orders only
+    // what the written waves order already, never two objects of one wave.
+    if e.kind == EdgeKind::Dns && wt >= wf {
+        return None;
+    }
     if e.kind == EdgeKind::Crd {
         return Some((Strength::Ready, reason));
     }
@@ -619,7 +628,21 @@ mod tests {
         let text = format!("{}{}{}{}", svc("a"), svc("b"), dep("a", "b"), dep("b", "a"));
         let (p, g) = plan(&text);
         let gp = build(p, &g, false).unwrap();
-        assert_eq!(gp.dropped.len(), 2, "{:?}", gp.dropped);
+        let a = gp
+            .plan
+            .objects
+            .iter()
+            .position(|o| o.kind == "Deployment" && o.name == "a")
+            .unwrap();
+        let b = gp
+            .plan
+            .objects
+            .iter()
+            .position(|o| o.kind == "Deployment" && o.name == "b")
+            .unwrap();
+        // One wave: neither waits for the other (only for its peer's Service to exist).
+        assert!(!gp.schedule.waits[&a].iter().any(|w| w.object == b));
+        assert!(!gp.schedule.waits[&b].iter().any(|w| w.object == a));
     }
 
     #[test]

@@ -134,9 +134,12 @@ async fn a_slow_dependency_delays_only_its_dependants() {
     assert!(rv(&trace, "ADDED", "Deployment", "fast") < slow_ready);
     // The frontier was reported: api waited for slow to be healthy.
     assert!(
-        run.stdout.lines().any(|l| l.contains("\"event\":\"waiting\"")
-            && l.contains("\"name\":\"api\"")
-            && l.contains("Deployment/") && l.contains("/slow (healthy)")),
+        run.stdout
+            .lines()
+            .any(|l| l.contains("\"event\":\"waiting\"")
+                && l.contains("\"name\":\"api\"")
+                && l.contains("Deployment/")
+                && l.contains("/slow (healthy)")),
         "{run:?}"
     );
 }
@@ -212,14 +215,23 @@ data: {{k: v}}
     assert_eq!(run.code, 1, "{run:?}");
     let jobs = trace.added("Job");
     assert!(
-        jobs.iter().any(|j| j.starts_with("alert-") && j.ends_with("-syncfail")),
+        jobs.iter()
+            .any(|j| j.starts_with("alert-") && j.ends_with("-syncfail")),
         "SyncFail ran: {jobs:?}"
     );
     // `slow` became available while the sync still ran (during SyncFail), yet nothing new
     // started after the failure.
     ready(&trace, "slow");
-    assert!(trace.first_event("ADDED", "ConfigMap", "after-slow").is_none());
-    assert!(trace.first_event("ADDED", "ConfigMap", "after-bad").is_none());
+    assert!(
+        trace
+            .first_event("ADDED", "ConfigMap", "after-slow")
+            .is_none()
+    );
+    assert!(
+        trace
+            .first_event("ADDED", "ConfigMap", "after-bad")
+            .is_none()
+    );
     assert!(run.stderr.contains("/bad"), "{run:?}");
 }
 
@@ -238,7 +250,10 @@ metadata:
 "
         )
     };
-    let dir = app(&[("app.yaml", &[cm("a", "b"), cm("b", "a"), SHARED.into()].concat())]);
+    let dir = app(&[(
+        "app.yaml",
+        &[cm("a", "b"), cm("b", "a"), SHARED.into()].concat(),
+    )]);
     let rec = Recorder::start(&ns.client, &ns.name, KINDS).await;
     let run = sync(&ns.name, &[path(&dir), "--order", "graph"]).await;
     let trace = rec.stop().await;
@@ -306,7 +321,10 @@ async fn the_application_rule_blocks_a_wave_until_the_child_is_synced_and_health
         Api::namespaced_with(ns.client.clone(), &ns.name, &application_resource());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while apps.get_opt("child").await.unwrap().is_none() {
-        assert!(tokio::time::Instant::now() < deadline, "child never created");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "child never created"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let status = |sync: &str, health: &str| {
@@ -316,13 +334,21 @@ async fn the_application_rule_blocks_a_wave_until_the_child_is_synced_and_health
             "operationState": {"phase": "Succeeded", "syncResult": {"revision": "abc"}}}})
     };
     let patch = PatchParams::default();
-    apps.patch("child", &patch, &Patch::Merge(status("OutOfSync", "Missing")))
-        .await
-        .unwrap();
+    apps.patch(
+        "child",
+        &patch,
+        &Patch::Merge(status("OutOfSync", "Missing")),
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    apps.patch("child", &patch, &Patch::Merge(status("Synced", "Progressing")))
-        .await
-        .unwrap();
+    apps.patch(
+        "child",
+        &patch,
+        &Patch::Merge(status("Synced", "Progressing")),
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
     apps.patch("child", &patch, &Patch::Merge(status("Synced", "Healthy")))
         .await
@@ -348,7 +374,11 @@ async fn the_application_rule_blocks_a_wave_until_the_child_is_synced_and_health
     let run = sync(&ns.name, &[path(&dir), "--no-application-health"]).await;
     let trace = rec.stop().await;
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(trace.first_event("ADDED", "ConfigMap", "after-child").is_some());
+    assert!(
+        trace
+            .first_event("ADDED", "ConfigMap", "after-child")
+            .is_some()
+    );
     assert!(
         trace
             .first_where("Application", "child", &|o| o.get("status").is_some())
