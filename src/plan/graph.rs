@@ -599,7 +599,7 @@ mod tests {
         assert_eq!(gp.plan.steps.len(), 2);
         assert_eq!(gp.schedule.graph_steps, BTreeSet::from([0, 1]));
         let b = gp.plan.objects.iter().position(|o| o.name == "b").unwrap();
-        assert!(gp.schedule.waits.get(&b).is_none());
+        assert!(!gp.schedule.waits.contains_key(&b));
     }
 
     #[test]
