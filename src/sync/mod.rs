@@ -1121,19 +1121,7 @@ impl<'a> Engine<'a> {
             // Deadlines: the step's and the sync's fail everything not done; an object's own
             // counts from its apply.
             let now = Instant::now();
-            let shared = if step_deadline.is_some_and(|d| now >= d) {
-                Some(format!(
-                    "--wave-timeout {}",
-                    humantime(self.options.wave_timeout.unwrap_or_default())
-                ))
-            } else if sync_deadline.is_some_and(|d| now >= d) {
-                Some(format!(
-                    "--timeout {}",
-                    humantime(self.options.timeout.unwrap_or_default())
-                ))
-            } else {
-                None
-            };
+            let shared = self.shared_deadline_passed(now, step_deadline, sync_deadline);
             let mut next: Option<Instant> =
                 [step_deadline, sync_deadline].into_iter().flatten().min();
             let mut timed_out: Vec<(usize, String)> = Vec::new();
@@ -1177,33 +1165,12 @@ impl<'a> Engine<'a> {
                         self.fail_object(step, self.info(&u), message);
                         continue;
                     }
-                    let message = self.explain_missing_inputs(&u, message).await;
-                    self.mark_hook(&u.key, false);
-                    let stuck = self.store.get(&u.key).and_then(|live| {
-                        let pods = self.store.list("", "Pod", &u.namespace);
-                        gate::stuck_pod(&gate::pods_of(&live, &pods))
-                    });
-                    let failure = self.evidence(&u, message, stuck).await;
-                    self.emit(Event::ObjectFailed {
-                        step,
-                        failure: failure.clone(),
-                    });
-                    self.failures.push(failure);
+                    self.fail_timed_out(step, &u, message).await;
                 }
                 return Waited::Failed;
             }
-            let sleep = async {
-                match next {
-                    Some(t) => tokio::time::sleep_until(t.into()).await,
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                changed = changes.changed() => {
-                    if changed.is_err() { return Waited::Failed; }
-                }
-                _ = sleep => {}
-                _ = cancel.wait_for(|c| *c) => return Waited::Terminated,
+            if let Some(ended) = next_change(&mut changes, &mut cancel, next).await {
+                return ended;
             }
         }
     }
@@ -1772,19 +1739,7 @@ impl<'a> Engine<'a> {
             // Deadlines: the step's and the sync's fail everything still awaited; an
             // object's own (`kubectl-waves.io/timeout`) fails that object.
             let now = Instant::now();
-            let shared = if step_deadline.is_some_and(|d| now >= d) {
-                Some(format!(
-                    "--wave-timeout {}",
-                    humantime(self.options.wave_timeout.unwrap_or_default())
-                ))
-            } else if sync_deadline.is_some_and(|d| now >= d) {
-                Some(format!(
-                    "--timeout {}",
-                    humantime(self.options.timeout.unwrap_or_default())
-                ))
-            } else {
-                None
-            };
+            let shared = self.shared_deadline_passed(now, step_deadline, sync_deadline);
             let mut next: Option<Instant> =
                 [step_deadline, sync_deadline].into_iter().flatten().min();
             let mut timed_out: Vec<(&Unit, String)> = Vec::new();
@@ -1813,35 +1768,52 @@ impl<'a> Engine<'a> {
             }
             if !timed_out.is_empty() {
                 for (u, message) in timed_out {
-                    let message = self.explain_missing_inputs(u, message).await;
-                    self.mark_hook(&u.key, false);
-                    let stuck = self.store.get(&u.key).and_then(|live| {
-                        let pods = self.store.list("", "Pod", &u.namespace);
-                        gate::stuck_pod(&gate::pods_of(&live, &pods))
-                    });
-                    let failure = self.evidence(u, message, stuck).await;
-                    self.emit(Event::ObjectFailed {
-                        step,
-                        failure: failure.clone(),
-                    });
-                    self.failures.push(failure);
+                    self.fail_timed_out(step, u, message).await;
                 }
                 return Waited::Failed;
             }
-            let sleep = async {
-                match next {
-                    Some(t) => tokio::time::sleep_until(t.into()).await,
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                changed = changes.changed() => {
-                    if changed.is_err() { return Waited::Failed; }
-                }
-                _ = sleep => {}
-                _ = cancel.wait_for(|c| *c) => return Waited::Terminated,
+            if let Some(ended) = next_change(&mut changes, &mut cancel, next).await {
+                return ended;
             }
         }
+    }
+
+    /// Which shared deadline has passed at `now`: the step's (`--wave-timeout`) or the sync's.
+    fn shared_deadline_passed(
+        &self,
+        now: Instant,
+        step_deadline: Option<Instant>,
+        sync_deadline: Option<Instant>,
+    ) -> Option<String> {
+        if step_deadline.is_some_and(|d| now >= d) {
+            Some(format!(
+                "--wave-timeout {}",
+                humantime(self.options.wave_timeout.unwrap_or_default())
+            ))
+        } else if sync_deadline.is_some_and(|d| now >= d) {
+            Some(format!(
+                "--timeout {}",
+                humantime(self.options.timeout.unwrap_or_default())
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// Fails an applied object whose deadline passed, with the evidence for it.
+    async fn fail_timed_out(&mut self, step: usize, u: &Unit, message: String) {
+        let message = self.explain_missing_inputs(u, message).await;
+        self.mark_hook(&u.key, false);
+        let stuck = self.store.get(&u.key).and_then(|live| {
+            let pods = self.store.list("", "Pod", &u.namespace);
+            gate::stuck_pod(&gate::pods_of(&live, &pods))
+        });
+        let failure = self.evidence(u, message, stuck).await;
+        self.emit(Event::ObjectFailed {
+            step,
+            failure: failure.clone(),
+        });
+        self.failures.push(failure);
     }
 
     fn report_health(&mut self, step: usize, u: &Unit, verdict: &Verdict) {
@@ -2064,6 +2036,26 @@ impl<'a> Engine<'a> {
         } else {
             self.delete_hooks(&running, DeleteReason::Terminated).await;
         }
+    }
+}
+
+/// Waits for the next watch change, the next deadline, or an interruption; `Some` when the
+/// wait ends the step.
+async fn next_change(
+    changes: &mut watch::Receiver<u64>,
+    cancel: &mut watch::Receiver<bool>,
+    next: Option<Instant>,
+) -> Option<Waited> {
+    let sleep = async {
+        match next {
+            Some(t) => tokio::time::sleep_until(t.into()).await,
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        changed = changes.changed() => changed.is_err().then_some(Waited::Failed),
+        _ = sleep => None,
+        _ = cancel.wait_for(|c| *c) => Some(Waited::Terminated),
     }
 }
 
