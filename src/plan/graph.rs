@@ -641,8 +641,9 @@ mod tests {
             .position(|o| o.kind == "Deployment" && o.name == "b")
             .unwrap();
         // One wave: neither waits for the other (only for its peer's Service to exist).
-        assert!(!gp.schedule.waits[&a].iter().any(|w| w.object == b));
-        assert!(!gp.schedule.waits[&b].iter().any(|w| w.object == a));
+        let waits = |o: usize| gp.schedule.waits.get(&o).cloned().unwrap_or_default();
+        assert!(!waits(a).iter().any(|w| w.object == b));
+        assert!(!waits(b).iter().any(|w| w.object == a));
     }
 
     #[test]
