@@ -16,9 +16,7 @@ use crate::ui::{self, OutputFormat};
   helm template ./chart | kubectl waves plan -f -      # from stdin
   kubectl waves plan --revision origin/main --path deploy/prod   # from Git, no checkout
   kubectl waves plan --strict deploy/                  # exit 3 on lint errors, for CI
-  kubectl waves plan --lenient deploy/                 # warn where Argo CD silently ignores
-  kubectl waves plan deploy/ --order graph --estimate Deployment=30s,StatefulSet=60s
-  kubectl waves plan deploy/ --graph mermaid           # draw the graph order")]
+  kubectl waves plan --lenient deploy/                 # warn where Argo CD silently ignores")]
 pub struct PlanArgs {
     #[command(flatten)]
     pub input: InputArgs,
