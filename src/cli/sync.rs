@@ -37,7 +37,7 @@ pub enum DryRun {
   kubectl waves sync deploy/ --prune                     # delete what left deploy/
   kubectl waves sync - --applyset shop --prune < all.yaml
   kubectl waves sync deploy/ --metrics-file /var/lib/node_exporter/textfile/waves.prom
-  kubectl waves sync deploy/ --order graph               # objects start when their dependencies are done
+  kubectl waves sync deploy/ --order graph               # by dependencies, not waves
 
 Exit codes: 0 synced; 1 the sync failed (a Degraded object, a failed hook, a rejected apply or
 dry run, a deadline); 2 bad input, or the cluster unreachable or forbidden before any change;
