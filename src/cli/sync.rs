@@ -13,6 +13,7 @@ use crate::cluster::applyset::ApplySet;
 use crate::health::HealthConfig;
 use crate::manifest;
 use crate::model::annotations::parse_duration;
+use crate::plan::graph::{self, Order};
 use crate::plan::{Plan, PlanOptions};
 use crate::sync::{Outcome, SyncOptions};
 use crate::ui::{self, OutputFormat, sync::Progress, sync::SyncRenderer};
@@ -36,6 +37,7 @@ pub enum DryRun {
   kubectl waves sync deploy/ --prune                     # delete what left deploy/
   kubectl waves sync - --applyset shop --prune < all.yaml
   kubectl waves sync deploy/ --metrics-file /var/lib/node_exporter/textfile/waves.prom
+  kubectl waves sync deploy/ --order graph               # by dependencies, not waves
 
 Exit codes: 0 synced; 1 the sync failed (a Degraded object, a failed hook, a rejected apply or
 dry run, a deadline); 2 bad input, or the cluster unreachable or forbidden before any change;
@@ -114,6 +116,17 @@ pub struct SyncArgs {
     /// How pruned objects' dependents are deleted.
     #[arg(long, value_enum, value_name = "POLICY")]
     pub prune_propagation: Option<Propagation>,
+    /// `waves`: Argo CD's total order (default). `graph`: inside the Sync phase each object
+    /// starts as soon as its own dependencies are done (docs/graph-order.md).
+    #[arg(long, value_enum, default_value_t = Order::Waves, value_name = "ORDER")]
+    pub order: Order,
+    /// With --order graph: keep every Sync wave as a barrier, graph order inside a wave.
+    #[arg(long)]
+    pub respect_waves: bool,
+    /// Argo CD's exact behaviour for argoproj.io/Application objects: no built-in health
+    /// check (a wave does not wait for a child app to be Synced and Healthy).
+    #[arg(long)]
+    pub no_application_health: bool,
     /// Write the result of this sync as Prometheus gauges to FILE (atomically), for
     /// node_exporter's textfile collector or a Pushgateway; labelled with the inventory name.
     #[arg(long, value_name = "FILE")]
@@ -190,6 +203,29 @@ fn check_metrics_file(file: &std::path::Path) -> Result<(), CommandError> {
     Ok(())
 }
 
+/// The graph order of `plan`; a dependency cycle is bad input (exit 2), before any change.
+pub(super) fn graph_plan(
+    plan: Plan,
+    resolved: &crate::infer::Resolved,
+    respect_waves: bool,
+) -> Result<(Plan, Option<graph::Schedule>), CommandError> {
+    match graph::build(plan, resolved, respect_waves) {
+        Ok(gp) => {
+            for edge in &gp.dropped {
+                eprintln!(
+                    "note: --order graph: {edge} not followed (a DNS name only; the two reach each other)"
+                );
+            }
+            Ok((gp.plan, Some(gp.schedule)))
+        }
+        Err(e) => Err(CommandError::bad_input(format!(
+            "{}: {e}\nnothing was changed",
+            e.source_
+        ))
+        .hint("break the cycle (a depends-on annotation or a reference), or sync with --order waves")),
+    }
+}
+
 /// A deadline flag; `0` (zero) means none.
 fn parse_timeout(text: &str) -> Result<Duration, String> {
     if text == "0" {
@@ -243,8 +279,17 @@ pub fn run(args: &SyncArgs, global: &GlobalArgs) -> CommandResult {
             "sync prints its events as JSON lines: use -o json, or the default text",
         ));
     }
+    if args.respect_waves && args.order != Order::Graph {
+        return Err(CommandError::bad_input(
+            "--respect-waves only changes --order graph; nothing was changed",
+        )
+        .hint("pass --order graph --respect-waves, or neither"));
+    }
     ui::print_diagnostics(&checked.diagnostics);
-    let plan = checked.plan;
+    let (plan, schedule) = match args.order {
+        Order::Waves => (checked.plan, None),
+        Order::Graph => graph_plan(checked.plan, &checked.graph, args.respect_waves)?,
+    };
     if plan.steps.is_empty() && plan.sync_fail.is_empty() {
         eprintln!("No resources found.");
         return Ok(exit::OK);
@@ -258,6 +303,7 @@ pub fn run(args: &SyncArgs, global: &GlobalArgs) -> CommandResult {
         args,
         global,
         &plan,
+        schedule,
         file_health,
         applyset_name,
         app,
@@ -271,6 +317,7 @@ async fn sync_main(
     args: &SyncArgs,
     global: &GlobalArgs,
     plan: &Plan,
+    schedule: Option<graph::Schedule>,
     file_health: Option<HealthConfig>,
     applyset_name: Option<String>,
     app: super::app::AppSettings,
@@ -296,8 +343,13 @@ async fn sync_main(
         create_namespace: args.create_namespace || app.create_namespace,
         keep_running_hooks: args.keep_running_hooks,
         concurrency: args.concurrency.max(1),
-        health: Arc::new(health),
+        health: Arc::new(if args.no_application_health {
+            health.without_application_health()
+        } else {
+            health
+        }),
         health_source,
+        schedule: schedule.map(Arc::new),
         applyset: applyset_name
             .as_deref()
             .map(|name| ApplySet::new(name, &cluster.default_namespace)),

@@ -44,6 +44,8 @@ pub struct HealthConfig {
     /// Scripts of a `--resource-customizations` folder, sorted by folder.
     tree: Vec<TreeCheck>,
     bundled: bool,
+    /// The built-in argoproj.io/Application rule (`--no-application-health` turns it off).
+    application: bool,
 }
 
 impl Default for HealthConfig {
@@ -52,6 +54,7 @@ impl Default for HealthConfig {
             checks: Vec::new(),
             tree: Vec::new(),
             bundled: true,
+            application: true,
         }
     }
 }
@@ -211,6 +214,7 @@ impl HealthConfig {
             checks,
             tree: Vec::new(),
             bundled: true,
+            application: true,
         })
     }
 
@@ -245,6 +249,17 @@ impl HealthConfig {
     pub fn without_bundled_checks(mut self) -> Self {
         self.bundled = false;
         self
+    }
+
+    /// Turns off the built-in argoproj.io/Application rule: Argo CD's own behaviour since 1.8.
+    pub fn without_application_health(mut self) -> Self {
+        self.application = false;
+        self
+    }
+
+    /// Whether the built-in argoproj.io/Application rule is used.
+    pub fn application_health(&self) -> bool {
+        self.application
     }
 
     /// Whether the bundled checks are used.

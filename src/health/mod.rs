@@ -15,6 +15,7 @@
 //! than `metadata.generation` the status is not about the object as applied (Argo CD #4669).
 //! See `README.md` in this directory for what each kind gets.
 
+mod application;
 mod builtin;
 mod bundled;
 mod config;
@@ -208,6 +209,9 @@ pub fn health_rule(group: &str, kind: &str, cfg: &HealthConfig) -> HealthRule {
     if let Some(check) = cfg.lookup(group, kind) {
         return HealthRule::Custom(check.key.clone());
     }
+    if application::applies(group, kind, cfg) {
+        return HealthRule::BuiltIn;
+    }
     if cfg.bundled_checks()
         && let Some(rule) = bundled::lookup(group, kind)
     {
@@ -250,6 +254,9 @@ pub fn assess(obj: &Value, cfg: &HealthConfig) -> Result<Health, HealthError> {
             return Ok(stale);
         }
         return lua::run(check, obj);
+    }
+    if application::applies(gvk.group, gvk.kind, cfg) {
+        return Ok(application::assess(obj));
     }
     if cfg.bundled_checks()
         && let Some(rule) = bundled::lookup(gvk.group, gvk.kind)

@@ -272,11 +272,14 @@ fn has_health_rule_per_kind() {
         ("example.com", "Widget"),
         ("traefik.io", "IngressRoute"),
         ("redis.redis.opstreelabs.in", "Redis"),
-        ("argoproj.io", "Application"),
         ("", "Deployment"),
     ] {
         assert!(!has_health_rule(g, k, &cfg), "{g}/{k}");
     }
+    // Ours, not Argo CD's (docs/argocd-differences.md D7); off as in Argo CD on request.
+    assert!(has_health_rule("argoproj.io", "Application", &cfg));
+    let off = cfg.clone().without_application_health();
+    assert!(!has_health_rule("argoproj.io", "Application", &off));
     // A configured script gives a kind a rule, wildcards included.
     let cfg = argocd_cm();
     assert!(has_health_rule("example.com", "Widget", &cfg));

@@ -2,6 +2,7 @@
 //! groups, with the objects that never run and the problems of the input itself. Pure
 //! ordering: the dependency graph and lint come on top of it in [`crate::check`].
 
+pub mod graph;
 pub mod order;
 
 use serde::Serialize;

@@ -151,6 +151,15 @@ pub enum Event {
         message: String,
         done: bool,
     },
+    /// Graph order: an object that cannot start yet and the dependencies it still waits for
+    /// (`Kind/namespace/name (applied)` or `(healthy)`); sent when that list changes, empty
+    /// when it starts.
+    #[serde(rename_all = "camelCase")]
+    Waiting {
+        step: usize,
+        object: ObjectInfo,
+        waits_for: Vec<String>,
+    },
     /// The inventory (ApplySet parent) was written, widened to these group-kinds.
     #[serde(rename_all = "camelCase")]
     Inventory {

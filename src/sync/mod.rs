@@ -29,7 +29,9 @@ use crate::cluster::{
     ApplyMode, Cluster, ClusterError, LiveKey, LiveStore, Propagation, ResolvedKind,
 };
 use crate::health::{self, HealthConfig, HealthRule, HealthStatus};
+use crate::infer::Strength;
 use crate::model::{DeletePolicy, Phase};
+use crate::plan::graph::Schedule;
 use crate::plan::{Plan, Task};
 pub use events::{Action, DeleteReason, Event, Failure, ObjectInfo, Outcome, StepSummary};
 use gate::Verdict;
@@ -78,6 +80,9 @@ pub struct SyncOptions {
     pub fail_on_shared_resource: bool,
     /// `--respect-ignore-differences`: fields these rules ignore keep their live values.
     pub respect_ignore: Vec<crate::diff::IgnoreRule>,
+    /// `--order graph`: the steps run in graph order and what their objects wait for (the
+    /// plan given to [`run`] is then the graph plan, [`crate::plan::graph::build`]).
+    pub schedule: Option<Arc<Schedule>>,
 }
 
 impl Default for SyncOptions {
@@ -104,6 +109,7 @@ impl Default for SyncOptions {
             apply_out_of_sync_only: false,
             fail_on_shared_resource: false,
             respect_ignore: Vec::new(),
+            schedule: None,
         }
     }
 }
@@ -292,9 +298,29 @@ impl<'a> Engine<'a> {
         let prunes = self.read_inventory(&all).await?;
         self.take_lease().await?;
         let plan_steps: Vec<(Phase, i64)> = plan.steps.iter().map(|s| (s.phase, s.wave)).collect();
+        // Graph order with the Sync waves merged into one step: prunes run at its start (as
+        // inside any step, before the applies), PruneLast ones after it.
+        let merged_wave = self.options.schedule.as_ref().and_then(|s| {
+            let sync: Vec<usize> = plan
+                .steps
+                .iter()
+                .enumerate()
+                .filter(|(_, st)| st.phase == Phase::Sync)
+                .map(|(i, _)| i)
+                .collect();
+            match sync.as_slice() {
+                [only] if s.merged => Some(plan.steps[*only].wave),
+                _ => None,
+            }
+        });
         let prune_waves: Vec<(i64, bool)> = prunes
             .iter()
-            .map(|p| (p.settings.wave, p.settings.prune_last))
+            .map(|p| {
+                (
+                    merged_wave.unwrap_or(p.settings.wave),
+                    p.settings.prune_last,
+                )
+            })
             .collect();
         let run_steps = prune::schedule(&plan_steps, &prune_waves, self.options.prune_last);
         self.total_steps = run_steps.len();
@@ -391,7 +417,18 @@ impl<'a> Engine<'a> {
                 objects,
             });
             let last = index + 1 == steps_total;
-            let result = self.run_step(number, groups, &step_prunes, last).await;
+            let schedule = self.options.schedule.clone();
+            let in_graph = schedule
+                .as_ref()
+                .zip(step.plan_step)
+                .is_some_and(|(s, i)| s.graph_steps.contains(&i));
+            let result = match schedule {
+                Some(schedule) if in_graph => {
+                    self.run_graph_step(number, groups, &step_prunes, last, &schedule)
+                        .await
+                }
+                _ => self.run_step(number, groups, &step_prunes, last).await,
+            };
             let step_outcome = match result {
                 Waited::Done => Outcome::Succeeded,
                 Waited::Failed => Outcome::Failed,
@@ -904,6 +941,288 @@ impl<'a> Engine<'a> {
         self.wait_for(step, &awaited, step_started).await
     }
 
+    /// Graph order (`--order graph`): each object of the step is applied as soon as what it
+    /// waits for is done (an *exists* dependency applied, a *ready* one healthy), and judged
+    /// from the watches like any awaited object. A failure stops new starts at once.
+    async fn run_graph_step(
+        &mut self,
+        step: usize,
+        groups: &mut [Vec<Unit>],
+        prunes: &[PruneUnit],
+        last: bool,
+        schedule: &Schedule,
+    ) -> Waited {
+        #[derive(Clone, Copy, PartialEq, Eq)]
+        enum State {
+            Waiting,
+            Applied(Instant),
+            Done,
+        }
+        let step_started = Instant::now();
+        if !prunes.is_empty() && !self.run_prunes(step, prunes).await {
+            return Waited::Failed;
+        }
+        let mut units: Vec<Unit> = groups.iter().flatten().cloned().collect();
+        let flat: Vec<&Unit> = units.iter().collect();
+        if let Err(e) = self.create_namespace_if_needed(step, &flat).await {
+            self.fail_plain(step, None, format!("cannot create the namespace: {e}"));
+            return Waited::Failed;
+        }
+        if let Err(e) = self.ensure_watches(&flat).await {
+            self.fail_plain(step, None, e.to_string());
+            return Waited::Failed;
+        }
+        let position: HashMap<usize, usize> = units
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.object, i))
+            .collect();
+        let waits: Vec<Vec<(usize, Strength)>> = units
+            .iter()
+            .map(|u| {
+                schedule
+                    .waits
+                    .get(&u.object)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|w| position.get(&w.object).map(|&p| (p, w.strength)))
+                    .collect()
+            })
+            .collect();
+        // Awaited: hooks, everything unless this is the last step with --wait=false, and what
+        // another object needs healthy.
+        let mut awaited: Vec<bool> = units
+            .iter()
+            .map(|u| u.hook || !last || self.options.wait)
+            .collect();
+        for w in &waits {
+            for &(p, strength) in w {
+                if strength == Strength::Ready {
+                    awaited[p] = true;
+                }
+            }
+        }
+        let n = units.len();
+        let mut state = vec![State::Waiting; n];
+        let mut told: Vec<Option<Vec<String>>> = vec![None; n];
+        let mut changes = self.store.subscribe();
+        let mut cancel = self.cancel.clone();
+        let step_deadline = self.options.wave_timeout.map(|t| step_started + t);
+        let sync_deadline = self.options.timeout.map(|t| self.started + t);
+        loop {
+            changes.borrow_and_update();
+            if self.cancelled() {
+                return Waited::Terminated;
+            }
+            // Judge what runs.
+            let mut failed: Vec<(usize, Verdict, Option<gate::StuckPod>)> = Vec::new();
+            let mut verdicts: HashMap<usize, Verdict> = HashMap::new();
+            for i in 0..n {
+                if !matches!(state[i], State::Applied(_)) {
+                    continue;
+                }
+                if !awaited[i] {
+                    state[i] = State::Done;
+                    continue;
+                }
+                let u = units[i].clone();
+                let (verdict, stuck) = self.judge(step, &u).await;
+                match verdict {
+                    Verdict::Done { .. } => {
+                        state[i] = State::Done;
+                        self.mark_hook(&u.key, true);
+                    }
+                    Verdict::Waiting { .. } => {
+                        verdicts.insert(i, verdict);
+                    }
+                    Verdict::Failed { .. } => failed.push((i, verdict, stuck)),
+                }
+            }
+            if !failed.is_empty() {
+                for (i, verdict, stuck) in failed {
+                    let u = units[i].clone();
+                    self.mark_hook(&u.key, false);
+                    let failure = self
+                        .evidence(&u, verdict.message().to_string(), stuck)
+                        .await;
+                    self.emit(Event::ObjectFailed {
+                        step,
+                        failure: failure.clone(),
+                    });
+                    self.failures.push(failure);
+                }
+                return Waited::Failed;
+            }
+            // Start what can start.
+            let startable: Vec<usize> = (0..n)
+                .filter(|&i| {
+                    state[i] == State::Waiting
+                        && waits[i].iter().all(|&(p, strength)| match strength {
+                            Strength::Exists => state[p] != State::Waiting,
+                            Strength::Ready => state[p] == State::Done,
+                        })
+                })
+                .collect();
+            if !startable.is_empty() {
+                for &i in &startable {
+                    if told[i].as_ref().is_some_and(|t| !t.is_empty()) {
+                        told[i] = Some(Vec::new());
+                        self.emit(Event::Waiting {
+                            step,
+                            object: self.info(&units[i]),
+                            waits_for: Vec::new(),
+                        });
+                    }
+                }
+                if !self.start_graph_batch(step, &mut units, &startable).await {
+                    return Waited::Failed;
+                }
+                let now = Instant::now();
+                for &i in &startable {
+                    state[i] = State::Applied(now);
+                }
+                // What was just applied may let others start: look again at once.
+                continue;
+            }
+            if state.iter().all(|s| *s == State::Done) {
+                return Waited::Done;
+            }
+            // The frontier: what each waiting object still waits for.
+            for i in 0..n {
+                if state[i] != State::Waiting {
+                    continue;
+                }
+                let blockers: Vec<String> = waits[i]
+                    .iter()
+                    .filter(|&&(p, strength)| match strength {
+                        Strength::Exists => state[p] == State::Waiting,
+                        Strength::Ready => state[p] != State::Done,
+                    })
+                    .map(|&(p, strength)| {
+                        format!(
+                            "{} ({})",
+                            self.info(&units[p]).display(),
+                            match strength {
+                                Strength::Exists => "applied",
+                                Strength::Ready => "healthy",
+                            }
+                        )
+                    })
+                    .collect();
+                if told[i].as_ref() != Some(&blockers) {
+                    self.emit(Event::Waiting {
+                        step,
+                        object: self.info(&units[i]),
+                        waits_for: blockers.clone(),
+                    });
+                    told[i] = Some(blockers);
+                }
+            }
+            // Deadlines: the step's and the sync's fail everything not done; an object's own
+            // counts from its apply.
+            let now = Instant::now();
+            let shared = self.shared_deadline_passed(now, step_deadline, sync_deadline);
+            let mut next: Option<Instant> =
+                [step_deadline, sync_deadline].into_iter().flatten().min();
+            let mut timed_out: Vec<(usize, String)> = Vec::new();
+            for i in 0..n {
+                let u = &units[i];
+                let own = match state[i] {
+                    State::Applied(at) => u.timeout.map(|t| at + t),
+                    _ => None,
+                };
+                let passed = match (&shared, own) {
+                    (Some(what), _) if state[i] != State::Done => Some(what.clone()),
+                    (None, Some(own)) if now >= own => Some(format!(
+                        "kubectl-waves.io/timeout {}",
+                        humantime(u.timeout.unwrap_or_default())
+                    )),
+                    (None, Some(own)) => {
+                        next = Some(next.map_or(own, |n| n.min(own)));
+                        None
+                    }
+                    _ => None,
+                };
+                if let Some(what) = passed {
+                    let why = match (state[i], verdicts.get(&i)) {
+                        (State::Waiting, _) => format!(
+                            "not started: waits for {}",
+                            told[i].clone().unwrap_or_default().join(", ")
+                        ),
+                        (_, Some(v)) if !v.message().is_empty() => {
+                            format!("still {}: {}", v.status(), v.message())
+                        }
+                        (_, Some(v)) => format!("still {}", v.status()),
+                        _ => "still not healthy".to_string(),
+                    };
+                    timed_out.push((i, format!("deadline passed ({what}); {why}")));
+                }
+            }
+            if !timed_out.is_empty() {
+                for (i, message) in timed_out {
+                    let u = units[i].clone();
+                    if state[i] == State::Waiting {
+                        self.fail_object(step, self.info(&u), message);
+                        continue;
+                    }
+                    self.fail_timed_out(step, &u, message).await;
+                }
+                return Waited::Failed;
+            }
+            if let Some(ended) = next_change(&mut changes, &mut cancel, next).await {
+                return ended;
+            }
+        }
+    }
+
+    /// Applies the objects of a graph step that can start now, together. Kinds defined by a
+    /// CRD of this sync resolve first (their CRD is Established: a *ready* dependency); the
+    /// inventory is widened before the first member is written (right after the parent's
+    /// Namespace when this sync creates it). False when something failed.
+    async fn start_graph_batch(
+        &mut self,
+        step: usize,
+        units: &mut [Unit],
+        batch: &[usize],
+    ) -> bool {
+        for &i in batch {
+            if units[i].kind.is_none() {
+                let o = &self.plan.objects[units[i].object];
+                match self
+                    .discover_new_kind(&o.group, &o.api_version, &o.kind)
+                    .await
+                {
+                    Ok(kind) => units[i].kind = Some(kind),
+                    Err(e) => {
+                        self.fail_plain(step, Some(units[i].clone()), e.to_string());
+                        return false;
+                    }
+                }
+            }
+        }
+        let chosen: Vec<Unit> = batch.iter().map(|&i| units[i].clone()).collect();
+        let refs: Vec<&Unit> = chosen.iter().collect();
+        if let Err(e) = self.ensure_watches(&refs).await {
+            self.fail_plain(step, None, e.to_string());
+            return false;
+        }
+        let parent_namespace = self.options.applyset.as_ref().map(|s| s.namespace.clone());
+        let (first, rest): (Vec<Unit>, Vec<Unit>) = chosen.into_iter().partition(|u| {
+            self.plan.objects[u.object].kind == "Namespace"
+                && parent_namespace.as_deref() == Some(u.name.as_str())
+        });
+        if !first.is_empty() && !self.apply_group(step, &first).await {
+            return false;
+        }
+        if rest.iter().any(|u| !u.hook) && !self.write_parent(step).await {
+            return false;
+        }
+        if !first.is_empty() && !self.write_parent(step).await {
+            return false;
+        }
+        rest.is_empty() || self.apply_group(step, &rest).await
+    }
+
     /// Finds a kind whose CRD this sync just made Established. The apiserver serves the new
     /// group's discovery a moment after Established (404 until then), and discovery cannot be
     /// watched, so this asks again with a short back-off, for at most 30 s.
@@ -1348,6 +1667,35 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// The verdict on one applied unit from the watched state (reported when it changed), and
+    /// the stuck pod behind it if any.
+    async fn judge(&mut self, step: usize, u: &Unit) -> (Verdict, Option<gate::StuckPod>) {
+        let live = self.store.get(&u.key);
+        let (verdict, stuck) = match &live {
+            None => (
+                gate::judge(
+                    None,
+                    u.hook,
+                    Ok(health::Health::new(HealthStatus::Missing, "")),
+                    None,
+                ),
+                None,
+            ),
+            Some(live) => {
+                let pods = self.store.list("", "Pod", &u.namespace);
+                let behind = gate::pods_of(live, &pods);
+                let stuck = gate::stuck_pod(&behind);
+                let health = self.assess(live).await;
+                (
+                    gate::judge(Some(live), u.hook, health, stuck.as_ref()),
+                    stuck,
+                )
+            }
+        };
+        self.report_health(step, u, &verdict);
+        (verdict, stuck)
+    }
+
     /// Waits until every unit is done, one fails, a deadline passes, or the user interrupts.
     async fn wait_for(&mut self, step: usize, units: &[Unit], step_started: Instant) -> Waited {
         let mut changes = self.store.subscribe();
@@ -1363,29 +1711,7 @@ impl<'a> Engine<'a> {
                 if done.contains(&u.key) {
                     continue;
                 }
-                let live = self.store.get(&u.key);
-                let (verdict, stuck) = match &live {
-                    None => (
-                        gate::judge(
-                            None,
-                            u.hook,
-                            Ok(health::Health::new(HealthStatus::Missing, "")),
-                            None,
-                        ),
-                        None,
-                    ),
-                    Some(live) => {
-                        let pods = self.store.list("", "Pod", &u.namespace);
-                        let behind = gate::pods_of(live, &pods);
-                        let stuck = gate::stuck_pod(&behind);
-                        let health = self.assess(live).await;
-                        (
-                            gate::judge(Some(live), u.hook, health, stuck.as_ref()),
-                            stuck,
-                        )
-                    }
-                };
-                self.report_health(step, u, &verdict);
+                let (verdict, stuck) = self.judge(step, u).await;
                 match verdict {
                     Verdict::Done { .. } => {
                         done.insert(u.key.clone());
@@ -1413,19 +1739,7 @@ impl<'a> Engine<'a> {
             // Deadlines: the step's and the sync's fail everything still awaited; an
             // object's own (`kubectl-waves.io/timeout`) fails that object.
             let now = Instant::now();
-            let shared = if step_deadline.is_some_and(|d| now >= d) {
-                Some(format!(
-                    "--wave-timeout {}",
-                    humantime(self.options.wave_timeout.unwrap_or_default())
-                ))
-            } else if sync_deadline.is_some_and(|d| now >= d) {
-                Some(format!(
-                    "--timeout {}",
-                    humantime(self.options.timeout.unwrap_or_default())
-                ))
-            } else {
-                None
-            };
+            let shared = self.shared_deadline_passed(now, step_deadline, sync_deadline);
             let mut next: Option<Instant> =
                 [step_deadline, sync_deadline].into_iter().flatten().min();
             let mut timed_out: Vec<(&Unit, String)> = Vec::new();
@@ -1454,35 +1768,52 @@ impl<'a> Engine<'a> {
             }
             if !timed_out.is_empty() {
                 for (u, message) in timed_out {
-                    let message = self.explain_missing_inputs(u, message).await;
-                    self.mark_hook(&u.key, false);
-                    let stuck = self.store.get(&u.key).and_then(|live| {
-                        let pods = self.store.list("", "Pod", &u.namespace);
-                        gate::stuck_pod(&gate::pods_of(&live, &pods))
-                    });
-                    let failure = self.evidence(u, message, stuck).await;
-                    self.emit(Event::ObjectFailed {
-                        step,
-                        failure: failure.clone(),
-                    });
-                    self.failures.push(failure);
+                    self.fail_timed_out(step, u, message).await;
                 }
                 return Waited::Failed;
             }
-            let sleep = async {
-                match next {
-                    Some(t) => tokio::time::sleep_until(t.into()).await,
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                changed = changes.changed() => {
-                    if changed.is_err() { return Waited::Failed; }
-                }
-                _ = sleep => {}
-                _ = cancel.wait_for(|c| *c) => return Waited::Terminated,
+            if let Some(ended) = next_change(&mut changes, &mut cancel, next).await {
+                return ended;
             }
         }
+    }
+
+    /// Which shared deadline has passed at `now`: the step's (`--wave-timeout`) or the sync's.
+    fn shared_deadline_passed(
+        &self,
+        now: Instant,
+        step_deadline: Option<Instant>,
+        sync_deadline: Option<Instant>,
+    ) -> Option<String> {
+        if step_deadline.is_some_and(|d| now >= d) {
+            Some(format!(
+                "--wave-timeout {}",
+                humantime(self.options.wave_timeout.unwrap_or_default())
+            ))
+        } else if sync_deadline.is_some_and(|d| now >= d) {
+            Some(format!(
+                "--timeout {}",
+                humantime(self.options.timeout.unwrap_or_default())
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// Fails an applied object whose deadline passed, with the evidence for it.
+    async fn fail_timed_out(&mut self, step: usize, u: &Unit, message: String) {
+        let message = self.explain_missing_inputs(u, message).await;
+        self.mark_hook(&u.key, false);
+        let stuck = self.store.get(&u.key).and_then(|live| {
+            let pods = self.store.list("", "Pod", &u.namespace);
+            gate::stuck_pod(&gate::pods_of(&live, &pods))
+        });
+        let failure = self.evidence(u, message, stuck).await;
+        self.emit(Event::ObjectFailed {
+            step,
+            failure: failure.clone(),
+        });
+        self.failures.push(failure);
     }
 
     fn report_health(&mut self, step: usize, u: &Unit, verdict: &Verdict) {
@@ -1705,6 +2036,26 @@ impl<'a> Engine<'a> {
         } else {
             self.delete_hooks(&running, DeleteReason::Terminated).await;
         }
+    }
+}
+
+/// Waits for the next watch change, the next deadline, or an interruption; `Some` when the
+/// wait ends the step.
+async fn next_change(
+    changes: &mut watch::Receiver<u64>,
+    cancel: &mut watch::Receiver<bool>,
+    next: Option<Instant>,
+) -> Option<Waited> {
+    let sleep = async {
+        match next {
+            Some(t) => tokio::time::sleep_until(t.into()).await,
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        changed = changes.changed() => changed.is_err().then_some(Waited::Failed),
+        _ = sleep => None,
+        _ = cancel.wait_for(|c| *c) => Some(Waited::Terminated),
     }
 }
 

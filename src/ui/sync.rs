@@ -42,6 +42,8 @@ pub struct SyncRenderer {
     step_title: String,
     /// The latest reason per awaited object of the running step, for the live line.
     waiting: Vec<(String, String)>,
+    /// Graph order: objects not started yet and what each waits for.
+    blocked: Vec<(String, Vec<String>)>,
     started: std::time::Instant,
     /// Steps of the plan (SyncFail hooks are reported as the one after the last).
     steps: usize,
@@ -63,6 +65,7 @@ impl SyncRenderer {
             spinner,
             step_title: String::new(),
             waiting: Vec::new(),
+            blocked: Vec::new(),
             started: std::time::Instant::now(),
             steps: 0,
         }
@@ -91,7 +94,16 @@ impl SyncRenderer {
             } else {
                 String::new()
             };
-            bar.set_message(format!("{}{detail}{more}", self.step_title));
+            // Graph order: the frontier, what runs and what the first blocked object waits for.
+            let frontier = match self.blocked.first() {
+                Some((who, on)) => format!(
+                    "; {} not started ({who} waits for {})",
+                    self.blocked.len(),
+                    on.join(", ")
+                ),
+                None => String::new(),
+            };
+            bar.set_message(format!("{}{detail}{more}{frontier}", self.step_title));
         }
     }
 
@@ -158,6 +170,7 @@ impl SyncRenderer {
             } => {
                 self.step_title = format!("step {step}/{steps} {phase} wave {wave}");
                 self.waiting.clear();
+                self.blocked.clear();
                 self.line(&format!(
                     "{}: {objects} object{}",
                     heading(&self.step_title),
@@ -197,6 +210,19 @@ impl SyncRenderer {
                 };
                 if self.mode == Progress::Lines || *done || *status == HealthStatus::Degraded {
                     self.line(&text);
+                }
+                self.refresh();
+            }
+            Event::Waiting {
+                object, waits_for, ..
+            } => {
+                let who = object.display();
+                self.blocked.retain(|(w, _)| w != &who);
+                if !waits_for.is_empty() {
+                    if self.mode == Progress::Lines {
+                        self.line(&format!("  {who} waits for {}", waits_for.join(", ")));
+                    }
+                    self.blocked.push((who, waits_for.clone()));
                 }
                 self.refresh();
             }
@@ -244,6 +270,7 @@ impl SyncRenderer {
                 duration_ms,
             } => {
                 self.waiting.clear();
+                self.blocked.clear();
                 let which = if *step > self.steps {
                     "SyncFail hooks".to_string()
                 } else {

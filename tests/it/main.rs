@@ -10,6 +10,7 @@ mod differential;
 mod docs;
 mod fuzz_corpus;
 mod gc;
+mod graph_order;
 mod health;
 mod helm;
 mod hostile;

@@ -391,3 +391,70 @@ fn plan_strict_passes_on_the_corpus_of_public_apps() {
         assert!(out.contains("0 errors"), "{}: {out}", app.display());
     }
 }
+
+#[test]
+fn graph_order_snapshots_and_critical_path() {
+    let estimate = "Deployment=30s,StatefulSet=60s,Job=10s";
+    for app in ["shop", "tenant-a"] {
+        let name = app.replace('/', "_");
+        let dir = format!("fixtures/{app}");
+        let (code, stdout, stderr) =
+            run(&["plan", &dir, "--order", "graph", "--estimate", estimate]);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stdout.contains("CRITICAL PATH"), "{stdout}");
+        insta::assert_snapshot!(format!("plan_graph_text_{name}"), stdout);
+        for format in ["mermaid", "dot"] {
+            let (code, stdout, stderr) = run(&["plan", &dir, "--graph", format]);
+            assert_eq!(code, 0, "{stderr}");
+            insta::assert_snapshot!(format!("plan_graph_{format}_{name}"), stdout);
+        }
+    }
+    // shop is a chain: its critical path runs through every health gate, as its waves do.
+    let (code, stdout, stderr) = run(&[
+        "plan",
+        "fixtures/shop",
+        "--order",
+        "graph",
+        "--estimate",
+        estimate,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["order"], "graph");
+    assert_eq!(doc["criticalPath"]["seconds"], 150.0);
+    let path: Vec<&str> = doc["criticalPath"]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap())
+        .collect();
+    assert!(
+        path.windows(2)
+            .any(|w| w == ["StatefulSet/shop/postgres", "Deployment/shop/api"]),
+        "{path:?}"
+    );
+    let bad = run(&[
+        "plan",
+        "fixtures/shop",
+        "--order",
+        "graph",
+        "--estimate",
+        "Deployment",
+    ]);
+    assert_eq!(bad.0, 2, "{}", bad.2);
+}
+
+#[test]
+fn graph_order_refuses_a_cycle_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, annotations: {kubectl-waves.io/depends-on: ConfigMap/b}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, annotations: {kubectl-waves.io/depends-on: ConfigMap/a}}\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&["plan", dir.path().to_str().unwrap(), "--order", "graph"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("ConfigMap/a needs ConfigMap/b"), "{stderr}");
+}
