@@ -8,6 +8,7 @@ mod common;
 mod diff;
 mod differential;
 mod docs;
+mod faults;
 mod fuzz_corpus;
 mod gc;
 mod health;

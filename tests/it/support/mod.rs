@@ -8,5 +8,6 @@
 
 pub mod cluster;
 pub mod differential;
+pub mod faults;
 pub mod operators;
 pub mod recorder;
