@@ -96,6 +96,9 @@ impl From<kube::Error> for ClusterError {
                 reason: status.reason.clone(),
                 message: if status.message.is_empty() {
                     format!("{} ({})", status.reason, status.code)
+                } else if status.code == 429 || status.code >= 500 {
+                    // Still failing after the retries: say what kind of failure it is.
+                    format!("{} ({} {})", status.message, status.code, status.reason)
                 } else {
                     status.message.clone()
                 },

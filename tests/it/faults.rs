@@ -193,7 +193,7 @@ async fn an_apiserver_that_keeps_failing_applies_fails_the_sync_clearly_and_quic
     let proxy = Proxy::start(
         cluster().client().await,
         vec![Rule::new(
-            real_applies(),
+            real_applies().containing("/deployments/"),
             Fault::Status {
                 code: 503,
                 retry_after: None,
@@ -204,8 +204,10 @@ async fn an_apiserver_that_keeps_failing_applies_fails_the_sync_clearly_and_quic
     let dir = two_waves("1s");
     let (run, took) = sync_through(&proxy, &ns.name, &[path(&dir), "--timeout", "2m"]).await;
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stdout.contains("Deployment/web"), "{run:?}");
-    assert!(run.stdout.contains("injected by the test"), "{run:?}");
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(said.contains(&format!("Deployment/{}/web", ns.name)), "{run:?}");
+    assert!(said.contains("injected by the test"), "{run:?}");
+    assert!(said.contains("503 ServiceUnavailable"), "{run:?}");
     // A bounded number of retries (about 20 s of backoff), not the whole --timeout.
     assert!(took < Duration::from_secs(60), "took {took:?}");
     assert!(proxy.fired(0) >= 5, "retried: {}", proxy.fired(0));
@@ -220,12 +222,18 @@ async fn a_hung_apiserver_cannot_hold_a_sync_past_its_timeout() {
     let ns = cluster().ns("faults-hang").await;
     let proxy = Proxy::start(
         cluster().client().await,
-        vec![Rule::new(real_applies(), Fault::Hang, usize::MAX)],
+        vec![Rule::new(
+            real_applies().containing("/deployments/"),
+            Fault::Hang,
+            usize::MAX,
+        )],
     );
     let dir = two_waves("1s");
     let (run, took) = sync_through(&proxy, &ns.name, &[path(&dir), "--timeout", "12s"]).await;
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stdout.contains("no answer from the apiserver"), "{run:?}");
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(said.contains(&format!("Deployment/{}/web", ns.name)), "{run:?}");
+    assert!(said.contains("no answer from the apiserver"), "{run:?}");
     assert!(took < Duration::from_secs(40), "took {took:?}");
 }
 
