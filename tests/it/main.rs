@@ -12,6 +12,7 @@ mod faults;
 mod fuzz_corpus;
 mod gc;
 mod health;
+mod interrupt;
 mod hostile;
 mod krew;
 mod metrics;
