@@ -17,6 +17,7 @@ mod hostile;
 mod krew;
 mod metrics;
 mod plan;
+mod scale;
 mod precommit;
 mod ship;
 mod sources;
