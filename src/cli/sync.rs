@@ -323,11 +323,7 @@ async fn sync_main(
 
     // Requests stop waiting (and retrying) at the sync's deadline: a hung apiserver cannot
     // hold the sync past --timeout.
-    cluster.set_deadline(
-        options
-            .timeout
-            .map(|t| tokio::time::Instant::now() + t),
-    );
+    cluster.set_deadline(options.timeout.map(|t| tokio::time::Instant::now() + t));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let engine = crate::sync::run(&cluster, plan, &options, tx, cancel_rx);
     tokio::pin!(engine);

@@ -215,11 +215,17 @@ mod tests {
             assert!(holder_is_gone(dead, "box-1"));
         }
         assert!(!holder_is_gone(dead, "box-2"), "another host: cannot tell");
-        let me = format!("kubectl-waves sync abc on box-1 (pid {})", std::process::id());
+        let me = format!(
+            "kubectl-waves sync abc on box-1 (pid {})",
+            std::process::id()
+        );
         assert!(!holder_is_gone(&me, "box-1"));
         let alive = "kubectl-waves sync abc on box-1 (pid 1)";
         assert!(!holder_is_gone(alive, "box-1"));
         assert!(!holder_is_gone("someone else", "box-1"));
-        assert!(!holder_is_gone("kubectl-waves sync abc on box-1 (pid x)", "box-1"));
+        assert!(!holder_is_gone(
+            "kubectl-waves sync abc on box-1 (pid x)",
+            "box-1"
+        ));
     }
 }

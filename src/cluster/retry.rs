@@ -324,15 +324,24 @@ mod tests {
     fn streams_pass_creates_replay_only_when_not_processed() {
         let uri = |s: &str| s.parse::<http::Uri>().unwrap();
         assert_eq!(
-            replay_of(&Method::GET, &uri("/api/v1/pods?watch=true&resourceVersion=5")),
+            replay_of(
+                &Method::GET,
+                &uri("/api/v1/pods?watch=true&resourceVersion=5")
+            ),
             Replay::Stream
         );
         assert_eq!(
-            replay_of(&Method::GET, &uri("/api/v1/namespaces/a/pods/p/log?follow=true")),
+            replay_of(
+                &Method::GET,
+                &uri("/api/v1/namespaces/a/pods/p/log?follow=true")
+            ),
             Replay::Stream
         );
         assert_eq!(
-            replay_of(&Method::PATCH, &uri("/api/v1/namespaces/a/configmaps/x?fieldManager=m")),
+            replay_of(
+                &Method::PATCH,
+                &uri("/api/v1/namespaces/a/configmaps/x?fieldManager=m")
+            ),
             Replay::Idempotent
         );
         assert_eq!(

@@ -124,9 +124,8 @@ pub fn line_number_at(text: &str, at: usize) -> usize {
         .filter(|(i, b)| **b == b'\r' && head.get(i + 1).is_none_or(|n| *n != b'\n'))
         .count();
     // A CR at the very end of `head` followed by LF in the text is one CRLF break, counted at its LF.
-    let split_crlf = usize::from(
-        head.last() == Some(&b'\r') && text.as_bytes().get(head.len()) == Some(&b'\n'),
-    );
+    let split_crlf =
+        usize::from(head.last() == Some(&b'\r') && text.as_bytes().get(head.len()) == Some(&b'\n'));
     head.iter().filter(|b| **b == b'\n').count() + lone_cr - split_crlf + 1
 }
 

@@ -42,7 +42,12 @@ fn two_waves(ready_after: &str) -> tempfile::TempDir {
     app(&[
         (
             "web.yaml",
-            &deployment("web", 0, "", &format!("test.waves/ready-after: {ready_after}")),
+            &deployment(
+                "web",
+                0,
+                "",
+                &format!("test.waves/ready-after: {ready_after}"),
+            ),
         ),
         ("after.yaml", &config_map("after", 1)),
     ])
@@ -63,7 +68,11 @@ async fn assert_synced(ns: &TestNs, run: &Run) {
         .await
         .expect("the second wave ran");
     assert_eq!(
-        after.data.unwrap_or_default().get("key").map(String::as_str),
+        after
+            .data
+            .unwrap_or_default()
+            .get("key")
+            .map(String::as_str),
         Some("value")
     );
 }
@@ -205,14 +214,21 @@ async fn an_apiserver_that_keeps_failing_applies_fails_the_sync_clearly_and_quic
     let (run, took) = sync_through(&proxy, &ns.name, &[path(&dir), "--timeout", "2m"]).await;
     assert_eq!(run.code, 1, "{run:?}");
     let said = format!("{}{}", run.stdout, run.stderr);
-    assert!(said.contains(&format!("Deployment/{}/web", ns.name)), "{run:?}");
+    assert!(
+        said.contains(&format!("Deployment/{}/web", ns.name)),
+        "{run:?}"
+    );
     assert!(said.contains("injected by the test"), "{run:?}");
     assert!(said.contains("503 ServiceUnavailable"), "{run:?}");
     // A bounded number of retries (about 20 s of backoff), not the whole --timeout.
     assert!(took < Duration::from_secs(60), "took {took:?}");
     assert!(proxy.fired(0) >= 5, "retried: {}", proxy.fired(0));
     assert!(
-        ns.api::<ConfigMap>().get_opt("after").await.unwrap().is_none(),
+        ns.api::<ConfigMap>()
+            .get_opt("after")
+            .await
+            .unwrap()
+            .is_none(),
         "no later wave after the failure"
     );
 }
@@ -232,7 +248,10 @@ async fn a_hung_apiserver_cannot_hold_a_sync_past_its_timeout() {
     let (run, took) = sync_through(&proxy, &ns.name, &[path(&dir), "--timeout", "12s"]).await;
     assert_eq!(run.code, 1, "{run:?}");
     let said = format!("{}{}", run.stdout, run.stderr);
-    assert!(said.contains(&format!("Deployment/{}/web", ns.name)), "{run:?}");
+    assert!(
+        said.contains(&format!("Deployment/{}/web", ns.name)),
+        "{run:?}"
+    );
     assert!(said.contains("no answer from the apiserver"), "{run:?}");
     assert!(took < Duration::from_secs(40), "took {took:?}");
 }
@@ -251,7 +270,11 @@ async fn an_unreachable_apiserver_is_exit_2_before_any_change() {
     assert!(run.stderr.contains("nothing was changed"), "{run:?}");
     assert!(took < Duration::from_secs(60), "took {took:?}");
     assert!(
-        ns.api::<Deployment>().get_opt("web").await.unwrap().is_none(),
+        ns.api::<Deployment>()
+            .get_opt("web")
+            .await
+            .unwrap()
+            .is_none(),
         "nothing was written"
     );
 }

@@ -53,7 +53,12 @@ fn web_and_after(ready_after: &str) -> [(&'static str, String); 2] {
     [
         (
             "web.yaml",
-            deployment("web", 0, "", &format!("test.waves/ready-after: {ready_after}")),
+            deployment(
+                "web",
+                0,
+                "",
+                &format!("test.waves/ready-after: {ready_after}"),
+            ),
         ),
         ("after.yaml", config_map("after", 1)),
     ]
@@ -78,7 +83,11 @@ async fn sigterm_mid_wave_stops_reports_exits_130_and_a_rerun_completes() {
     assert_eq!(run.code, 130, "{run:?}");
     assert!(run.stdout.contains("interrupted"), "{run:?}");
     assert!(
-        ns.api::<ConfigMap>().get_opt("after").await.unwrap().is_none(),
+        ns.api::<ConfigMap>()
+            .get_opt("after")
+            .await
+            .unwrap()
+            .is_none(),
         "no step started after the signal"
     );
     assert!(
@@ -90,7 +99,11 @@ async fn sigterm_mid_wave_stops_reports_exits_130_and_a_rerun_completes() {
         "the lease was given back"
     );
     // The inventory already records the Deployment: a later sync (or gc) finds it.
-    let parent = ns.api::<Secret>().get("app").await.expect("inventory parent");
+    let parent = ns
+        .api::<Secret>()
+        .get("app")
+        .await
+        .expect("inventory parent");
     let kinds = parent
         .metadata
         .annotations
@@ -104,7 +117,13 @@ async fn sigterm_mid_wave_stops_reports_exits_130_and_a_rerun_completes() {
     write_app(&dir, &web_and_after("1s"));
     let run = sync(&ns.name, &[path(&dir), "--applyset", "app"]).await;
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(ns.api::<ConfigMap>().get_opt("after").await.unwrap().is_some());
+    assert!(
+        ns.api::<ConfigMap>()
+            .get_opt("after")
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,7 +135,10 @@ async fn a_second_sync_is_refused_and_a_sigkilled_holder_neither_blocks_nor_brea
     let leases = ns.api::<Lease>();
     let deadline = Instant::now() + Duration::from_secs(60);
     while leases.get_opt("kubectl-waves-app").await.unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the first sync never took its lease");
+        assert!(
+            Instant::now() < deadline,
+            "the first sync never took its lease"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     wait_created(&ns, "web").await;
@@ -124,7 +146,9 @@ async fn a_second_sync_is_refused_and_a_sigkilled_holder_neither_blocks_nor_brea
     let second = sync(&ns.name, &[path(&dir), "--applyset", "app"]).await;
     assert_eq!(second.code, 2, "{second:?}");
     assert!(
-        second.stderr.contains("another sync of this app is running")
+        second
+            .stderr
+            .contains("another sync of this app is running")
             && second.stderr.contains(&format!("(pid {})", first.id())),
         "{second:?}"
     );
@@ -143,13 +167,21 @@ async fn a_second_sync_is_refused_and_a_sigkilled_holder_neither_blocks_nor_brea
     let run = sync(&ns.name, &[path(&dir), "--applyset", "app"]).await;
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
-        run.stderr.contains("took over the sync lease")
-            && run.stderr.contains("no longer runs"),
+        run.stderr.contains("took over the sync lease") && run.stderr.contains("no longer runs"),
         "{run:?}"
     );
-    assert!(started.elapsed() < Duration::from_secs(55), "waited the lease out");
+    assert!(
+        started.elapsed() < Duration::from_secs(55),
+        "waited the lease out"
+    );
     let web = ns.api::<Deployment>().get("web").await.unwrap();
     assert_eq!(web.status.and_then(|s| s.available_replicas), Some(1));
-    assert!(ns.api::<ConfigMap>().get_opt("after").await.unwrap().is_some());
+    assert!(
+        ns.api::<ConfigMap>()
+            .get_opt("after")
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert!(leases.get_opt("kubectl-waves-app").await.unwrap().is_none());
 }

@@ -27,7 +27,10 @@ fn peak_rss_kib(pid: u32) -> u64 {
         {
             peak = peak.max(kib);
         }
-        if text.lines().any(|l| l.starts_with("State:") && l.contains('Z')) {
+        if text
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains('Z'))
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));

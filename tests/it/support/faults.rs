@@ -75,10 +75,7 @@ impl Match {
 #[derive(Debug, Clone)]
 pub enum Fault {
     /// Answer with this status and a Kubernetes `Status` body; not forwarded.
-    Status {
-        code: u16,
-        retry_after: Option<u64>,
-    },
+    Status { code: u16, retry_after: Option<u64> },
     /// Close the connection without an answer; not forwarded.
     Reset,
     /// Forward it (the apiserver acts on it), then close the connection without an answer.
@@ -220,10 +217,7 @@ current-context: faults
 
     /// How many requests rule `index` injected its fault into.
     pub fn fired(&self, index: usize) -> usize {
-        self.log()
-            .iter()
-            .filter(|s| s.fault == Some(index))
-            .count()
+        self.log().iter().filter(|s| s.fault == Some(index)).count()
     }
 
     /// Replaces the script (e.g. to end an outage).
@@ -373,7 +367,10 @@ fn serve(
                     _ => "Unknown",
                 };
                 let body = status_body(code, reason, "injected by the test's fault proxy");
-                write!(out, "HTTP/1.1 {code} {reason}\r\ncontent-type: application/json\r\n")?;
+                write!(
+                    out,
+                    "HTTP/1.1 {code} {reason}\r\ncontent-type: application/json\r\n"
+                )?;
                 if let Some(seconds) = retry_after {
                     write!(out, "retry-after: {seconds}\r\n")?;
                 }
