@@ -27,10 +27,12 @@ fn describe(status: git2::Status) -> &'static str {
 }
 
 /// The files among `paths` that are in a Git work tree but not committed as they are, with
-/// the reason (`untracked`, `has uncommitted changes`, …).
-pub fn uncommitted(paths: &[&Path]) -> Vec<(String, &'static str)> {
+/// the reason (`untracked`, `has uncommitted changes`, …). A `.git` that exists but cannot be
+/// read (broken, or pointing nowhere) makes its files dirty too: the check is never skipped
+/// silently.
+pub fn uncommitted(paths: &[&Path]) -> Vec<(String, String)> {
     let mut repos: Vec<(git2::Repository, PathBuf)> = Vec::new();
-    let mut by_dir: HashMap<PathBuf, Option<usize>> = HashMap::new();
+    let mut by_dir: HashMap<PathBuf, Result<Option<usize>, String>> = HashMap::new();
     let mut out = Vec::new();
     for path in paths {
         let Ok(absolute) = std::fs::canonicalize(path) else {
@@ -39,17 +41,31 @@ pub fn uncommitted(paths: &[&Path]) -> Vec<(String, &'static str)> {
         let Some(dir) = absolute.parent() else {
             continue;
         };
-        let repo = *by_dir.entry(dir.to_path_buf()).or_insert_with(|| {
-            let repo = git2::Repository::discover(dir).ok()?;
-            let workdir = std::fs::canonicalize(repo.workdir()?).ok()?;
-            if let Some(i) = repos.iter().position(|(_, w)| *w == workdir) {
-                return Some(i);
+        let repo = by_dir
+            .entry(dir.to_path_buf())
+            .or_insert_with(|| {
+                let repo = match git2::Repository::discover(dir) {
+                    Ok(repo) => repo,
+                    Err(e) => return broken_git(dir, &e).map_or(Ok(None), Err),
+                };
+                let Some(workdir) = repo.workdir().and_then(|w| std::fs::canonicalize(w).ok())
+                else {
+                    return Ok(None);
+                };
+                if let Some(i) = repos.iter().position(|(_, w)| *w == workdir) {
+                    return Ok(Some(i));
+                }
+                repos.push((repo, workdir));
+                Ok(Some(repos.len() - 1))
+            })
+            .clone();
+        let repo = match repo {
+            Ok(Some(repo)) => repo,
+            Ok(None) => continue,
+            Err(why) => {
+                out.push((path.display().to_string(), why));
+                continue;
             }
-            repos.push((repo, workdir));
-            Some(repos.len() - 1)
-        });
-        let Some(repo) = repo else {
-            continue;
         };
         let (repo, workdir) = &repos[repo];
         let Ok(relative) = absolute.strip_prefix(workdir) else {
@@ -57,9 +73,25 @@ pub fn uncommitted(paths: &[&Path]) -> Vec<(String, &'static str)> {
         };
         match repo.status_file(relative) {
             Ok(status) if status.is_empty() => {}
-            Ok(status) => out.push((path.display().to_string(), describe(status))),
-            Err(_) => out.push((path.display().to_string(), "has an unknown Git status")),
+            Ok(status) => out.push((path.display().to_string(), describe(status).to_string())),
+            Err(_) => out.push((
+                path.display().to_string(),
+                "has an unknown Git status".to_string(),
+            )),
         }
     }
     out
+}
+
+/// When discovery failed although a `.git` exists in `dir` or above it: why, for the user.
+fn broken_git(dir: &Path, error: &git2::Error) -> Option<String> {
+    let dot_git = dir
+        .ancestors()
+        .map(|d| d.join(".git"))
+        .find(|g| g.exists())?;
+    Some(format!(
+        "is under {} which Git cannot read ({})",
+        dot_git.display(),
+        error.message()
+    ))
 }

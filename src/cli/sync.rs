@@ -381,6 +381,9 @@ async fn sync_main(
         std::process::exit(exit::INTERRUPTED as i32);
     });
 
+    // Requests stop waiting (and retrying) at the sync's deadline: a hung apiserver cannot
+    // hold the sync past --timeout.
+    cluster.set_deadline(options.timeout.map(|t| tokio::time::Instant::now() + t));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let engine = crate::sync::run(&cluster, plan, &options, tx, cancel_rx);
     tokio::pin!(engine);
@@ -396,6 +399,12 @@ async fn sync_main(
     while let Ok(event) = rx.try_recv() {
         metrics.event(&event);
         renderer.event(&event);
+    }
+    if cluster.retries() > 0 && global.output == OutputFormat::Text {
+        eprintln!(
+            "{} requests were sent again after transient apiserver errors (429, 5xx, lost connections)",
+            cluster.retries()
+        );
     }
     let report = match result {
         Ok(r) => r,

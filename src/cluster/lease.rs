@@ -38,6 +38,50 @@ pub struct SyncLease {
     api: Api<Lease>,
     name: String,
     renew: tokio::task::JoinHandle<()>,
+    /// The holder whose lease this sync took over because its process is gone.
+    pub taken_over_from: Option<String>,
+}
+
+/// This machine's name, as the holder identity gives it.
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown host".into())
+}
+
+/// Who holds the lease: `kubectl-waves sync ID on HOST (pid N)`.
+pub fn holder_identity(sync_id: &str) -> String {
+    format!(
+        "kubectl-waves sync {sync_id} on {} (pid {})",
+        host_name(),
+        std::process::id()
+    )
+}
+
+/// Whether `holder` names a sync on this machine whose process no longer runs (killed with
+/// SIGKILL, or its machine rebooted): its lease need not be waited out. A reused pid only
+/// makes this say "alive", the safe answer.
+pub fn holder_is_gone(holder: &str, host: &str) -> bool {
+    let Some(rest) = holder.strip_prefix("kubectl-waves sync ") else {
+        return false;
+    };
+    let Some((_, place)) = rest.split_once(" on ") else {
+        return false;
+    };
+    let Some((holder_host, pid)) = place.rsplit_once(" (pid ") else {
+        return false;
+    };
+    let Some(pid) = pid.strip_suffix(')').and_then(|p| p.parse::<u32>().ok()) else {
+        return false;
+    };
+    holder_host == host
+        && pid != std::process::id()
+        && cfg!(target_os = "linux")
+        && std::path::Path::new("/proc/self").exists()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// The Lease's name for an app's inventory `app`.
@@ -76,6 +120,7 @@ impl Cluster {
             },
             spec: Some(spec.clone()),
         };
+        let mut taken_over_from = None;
         match api.create(&PostParams::default(), &fresh).await {
             Ok(_) => {}
             Err(e) => {
@@ -98,7 +143,9 @@ impl Cluster {
                     .map(|t| Timestamp::now().as_second() - t.as_second())
                     .unwrap_or(i64::MAX);
                 let valid = i64::from(live_spec.lease_duration_seconds.unwrap_or(DURATION_SECONDS));
-                if ago < valid {
+                let previous = live_spec.holder_identity.clone().unwrap_or_default();
+                let gone = holder_is_gone(&previous, &host_name());
+                if ago < valid && !gone {
                     return Err(LeaseError::Held {
                         namespace: namespace.to_string(),
                         name,
@@ -112,6 +159,9 @@ impl Cluster {
                 api.replace(&name, &PostParams::default(), &taken)
                     .await
                     .map_err(ClusterError::from)?;
+                if ago < valid {
+                    taken_over_from = Some(previous);
+                }
             }
         }
         let renew_api = api.clone();
@@ -130,7 +180,12 @@ impl Cluster {
                     .await;
             }
         });
-        Ok(Some(SyncLease { api, name, renew }))
+        Ok(Some(SyncLease {
+            api,
+            name,
+            renew,
+            taken_over_from,
+        }))
     }
 }
 
@@ -145,5 +200,32 @@ impl SyncLease {
 impl Drop for SyncLease {
     fn drop(&mut self) {
         self.renew.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holder_is_gone;
+
+    #[test]
+    fn only_a_holder_on_this_host_whose_process_is_gone_is_gone() {
+        // pid 0 never names a process under /proc, and is not ours.
+        let dead = "kubectl-waves sync abc on box-1 (pid 0)";
+        if cfg!(target_os = "linux") {
+            assert!(holder_is_gone(dead, "box-1"));
+        }
+        assert!(!holder_is_gone(dead, "box-2"), "another host: cannot tell");
+        let me = format!(
+            "kubectl-waves sync abc on box-1 (pid {})",
+            std::process::id()
+        );
+        assert!(!holder_is_gone(&me, "box-1"));
+        let alive = "kubectl-waves sync abc on box-1 (pid 1)";
+        assert!(!holder_is_gone(alive, "box-1"));
+        assert!(!holder_is_gone("someone else", "box-1"));
+        assert!(!holder_is_gone(
+            "kubectl-waves sync abc on box-1 (pid x)",
+            "box-1"
+        ));
     }
 }

@@ -7,6 +7,7 @@ pub mod applyset;
 pub mod kinds;
 pub mod lease;
 pub mod live;
+pub mod retry;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -95,6 +96,9 @@ impl From<kube::Error> for ClusterError {
                 reason: status.reason.clone(),
                 message: if status.message.is_empty() {
                     format!("{} ({})", status.reason, status.code)
+                } else if status.code == 429 || status.code >= 500 {
+                    // Still failing after the retries: say what kind of failure it is.
+                    format!("{} ({} {})", status.message, status.code, status.reason)
                 } else {
                     status.message.clone()
                 },
@@ -114,6 +118,10 @@ pub struct Cluster {
     /// `-n`, else the context's namespace, else `default`.
     pub default_namespace: String,
     requests: Arc<AtomicU64>,
+    /// Requests sent again after a transient failure ([`retry`]).
+    retries: Arc<AtomicU64>,
+    /// The deadline every request respects ([`Cluster::set_deadline`]).
+    deadline: retry::Deadline,
     kinds: Arc<tokio::sync::RwLock<Kinds>>,
 }
 
@@ -203,13 +211,19 @@ impl Cluster {
     /// Connects with kubectl's rules: `--kubeconfig`, else `KUBECONFIG`, else `~/.kube/config`,
     /// else in-cluster; `--context`; `-n`. Discovery runs once here.
     pub async fn connect(options: &ConnectOptions) -> Result<Cluster> {
-        let config = client_config(options).await?;
+        let mut config = client_config(options).await?;
+        // kube's own retry (429/503/504, up to 15 times, backoff up to 1000 s, POST included)
+        // is replaced by ours, which knows which requests are safe to send twice.
+        config.default_retry = false;
         let default_namespace = options
             .namespace
             .clone()
             .unwrap_or_else(|| config.default_namespace.clone());
         let requests = Arc::new(AtomicU64::new(0));
         let counter = requests.clone();
+        let retries = Arc::new(AtomicU64::new(0));
+        let deadline = retry::Deadline::default();
+        // Counted per attempt: the retry layer sits above the counter.
         let client = ClientBuilder::try_from(config)
             .map_err(|e| ClusterError::Config(e.to_string()))?
             .with_layer(&tower::util::MapRequestLayer::new(
@@ -218,12 +232,19 @@ impl Cluster {
                     req
                 },
             ))
+            .with_layer(&tower::buffer::BufferLayer::new(1024))
+            .with_layer(&retry::RetryLayer {
+                deadline: deadline.clone(),
+                retries: retries.clone(),
+            })
             .build();
         let kinds = Kinds::discover(&client).await?;
         Ok(Cluster {
             client,
             default_namespace,
             requests,
+            retries,
+            deadline,
             kinds: Arc::new(tokio::sync::RwLock::new(kinds)),
         })
     }
@@ -239,6 +260,17 @@ impl Cluster {
     /// HTTP requests sent so far (watch connections count once each).
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests sent again after a transient failure so far.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    /// No request waits past `at`, and none is retried after it (`--timeout`); clean-up
+    /// requests after it still get a few seconds each.
+    pub fn set_deadline(&self, at: Option<tokio::time::Instant>) {
+        self.deadline.set(at);
     }
 
     /// The resource serving `apiVersion`/`kind`, if the cluster has it.

@@ -43,7 +43,7 @@ pub(crate) fn yaml_options() -> serde_saphyr::Options {
 /// Parses one file into objects and diagnostics. Never panics on any input.
 pub fn parse_file(file: &InputFile) -> (Vec<Object>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
-    let lines: Vec<&str> = file.text.lines().collect();
+    let lines = text_lines(&file.text);
     let docs = if file.json {
         json_documents(file, &mut diags)
     } else if let Some((line, name)) = yaml_break_we_do_not_see(&file.text) {
@@ -115,6 +115,50 @@ pub fn parse_file(file: &InputFile) -> (Vec<Object>, Vec<Diagnostic>) {
     (objects, diags)
 }
 
+/// The 1-based line of byte `at`, with line breaks as [`text_lines`] counts them.
+pub fn line_number_at(text: &str, at: usize) -> usize {
+    let head = &text.as_bytes()[..at.min(text.len())];
+    let lone_cr = head
+        .iter()
+        .enumerate()
+        .filter(|(i, b)| **b == b'\r' && head.get(i + 1).is_none_or(|n| *n != b'\n'))
+        .count();
+    // A CR at the very end of `head` followed by LF in the text is one CRLF break, counted at its LF.
+    let split_crlf =
+        usize::from(head.last() == Some(&b'\r') && text.as_bytes().get(head.len()) == Some(&b'\n'));
+    head.iter().filter(|b| **b == b'\n').count() + lone_cr - split_crlf + 1
+}
+
+/// The lines of a YAML text, broken as YAML (and kubectl's go-yaml) breaks them: at LF, CRLF
+/// and a lone CR (old Mac line endings), so line numbers match the editor's.
+pub fn text_lines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => {
+                lines.push(&text[start..i]);
+                start = i + 1;
+            }
+            b'\r' => {
+                lines.push(&text[start..i]);
+                if bytes.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if start < bytes.len() {
+        lines.push(&text[start..]);
+    }
+    lines
+}
+
 fn invalid(file: &InputFile, line: usize, message: String) -> Diagnostic {
     Diagnostic::new(
         Code::InvalidManifest,
@@ -148,6 +192,14 @@ fn yaml_documents(
         Err(e) => {
             let line = e.location().map_or(1, |l| l.line().max(1) as usize);
             let message = e.to_string();
+            // serde's wording for a null mapping key names Rust types; say it in YAML terms.
+            let message = if message.contains("cannot deserialize null into string") {
+                "a mapping key is null (`~`, `null` or nothing before the colon); kubectl \
+                 refuses it too: quote the key if it is meant as text"
+                    .to_string()
+            } else {
+                message
+            };
             let message = message
                 .split(", set DuplicateKeyPolicy")
                 .next()
@@ -169,7 +221,7 @@ fn yaml_break_we_do_not_see(text: &str) -> Option<(usize, &'static str)> {
         Some('\u{2028}') => "LINE SEPARATOR (U+2028)",
         _ => "PARAGRAPH SEPARATOR (U+2029)",
     };
-    Some((text[..at].bytes().filter(|b| *b == b'\n').count() + 1, name))
+    Some((line_number_at(text, at), name))
 }
 
 /// A JSON value read like [`Value`], but a mapping with a key given twice is an error (which
@@ -656,5 +708,22 @@ mod tests {
             "{}",
             diags[0].message
         );
+    }
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::{line_number_at, text_lines};
+
+    #[test]
+    fn lone_cr_crlf_and_lf_all_break_lines() {
+        let text = "a\rb\r\nc\nd";
+        assert_eq!(text_lines(text), ["a", "b", "c", "d"]);
+        assert_eq!(line_number_at(text, text.find('d').unwrap()), 4);
+        assert_eq!(line_number_at(text, text.find('b').unwrap()), 2);
+        assert_eq!(line_number_at(text, 0), 1);
+        // Between the CR and the LF of a CRLF: still line 2.
+        assert_eq!(line_number_at(text, 4), 2);
+        assert_eq!(text_lines("x\n"), ["x"]);
     }
 }

@@ -1465,23 +1465,20 @@ impl<'a> Engine<'a> {
         if self.options.dry_run {
             return Ok(());
         }
-        let host = std::env::var("HOSTNAME")
-            .ok()
-            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-            .map(|h| h.trim().to_string())
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "unknown host".into());
-        let holder = format!(
-            "kubectl-waves sync {} on {host} (pid {})",
-            self.options.sync_id,
-            std::process::id()
-        );
+        let holder = crate::cluster::lease::holder_identity(&self.options.sync_id);
         match self
             .cluster
             .acquire_sync_lease(&set.namespace, &set.name, &holder)
             .await
         {
             Ok(lease) => {
+                if let Some(previous) = lease.as_ref().and_then(|l| l.taken_over_from.clone()) {
+                    self.emit(Event::Warning {
+                        message: format!(
+                            "took over the sync lease of {previous}: that process no longer runs"
+                        ),
+                    });
+                }
                 self.lease = lease;
                 Ok(())
             }

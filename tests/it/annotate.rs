@@ -1478,3 +1478,26 @@ fn wave_gap_lint_is_precise() {
         assert!(!stderr.contains("WAVES006"), "{app}: {stderr}");
     }
 }
+
+#[test]
+fn write_refuses_files_under_a_git_dir_it_cannot_read() {
+    for broken in ["dir", "gitdir-file"] {
+        let dir = stripped("shop");
+        let git = dir.path().join(".git");
+        if broken == "dir" {
+            std::fs::create_dir(&git).unwrap();
+            std::fs::write(git.join("HEAD"), "garbage\n").unwrap();
+        } else {
+            std::fs::write(&git, "gitdir: /nonexistent/waves-test\n").unwrap();
+        }
+        let untouched = read_dir_texts(dir.path());
+        let (code, _, stderr) = run_in(dir.path(), &["annotate", "--write", "."]);
+        assert_eq!(code, 2, "{broken}: {stderr}");
+        assert!(
+            stderr.contains("which Git cannot read"),
+            "{broken}: {stderr}"
+        );
+        assert!(stderr.contains("--allow-dirty"), "{broken}: {stderr}");
+        assert_eq!(read_dir_texts(dir.path()), untouched, "nothing written");
+    }
+}

@@ -399,3 +399,26 @@ fn deep_nesting_up_to_the_documented_limit_is_read() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("WAVES201"), "{stderr}");
 }
+
+#[test]
+fn cr_only_line_endings_give_the_lines_an_editor_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "apiVersion: v1\rkind: ConfigMap\rmetadata:\r  name: a\r  annotations:\r    argocd.argoproj.io/sync-wave: \"x\"\r";
+    write(dir.path(), "old-mac.yaml", text);
+    let (code, _, stderr) = plan_dir(dir.path());
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("old-mac.yaml:6:"), "{stderr}");
+}
+
+#[test]
+fn a_null_mapping_key_is_refused_in_yaml_terms() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "nullkey.yaml", &format!("{CM}data:\n  ~: x\n"));
+    let (code, _, stderr) = plan_dir(dir.path());
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("nullkey.yaml:7:") && stderr.contains("a mapping key is null"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Option<"), "Rust type names: {stderr}");
+}

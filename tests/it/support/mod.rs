@@ -8,6 +8,7 @@
 
 pub mod cluster;
 pub mod differential;
+pub mod faults;
 pub mod operators;
 pub mod recorder;
 pub mod tools;

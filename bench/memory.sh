@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Peak memory (RSS) of `plan`, `health` and `annotate --write` against input size, on folders
+# of small ConfigMaps (about 200 bytes each, 1 MB per file). Prints one table row per size
+# with the peak in MB and its ratio to the input size; never asserts (see docs/reliability.md
+# for the figures and the target: a small multiple of the input).
+#
+#   bench/memory.sh                  # 25, 50 and 100 MB, release build
+#   SIZES="10 20" PROFILE=debug bench/memory.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sizes=${SIZES:-25 50 100}
+profile=${PROFILE:-release}
+if [ "$profile" = release ]; then
+  cargo build --release --locked --quiet
+else
+  cargo build --locked --quiet
+fi
+bin=$PWD/target/$profile/kubectl-waves
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+make_input() { # $1: directory, $2: megabytes
+  mkdir -p "$1"
+  python3 - "$1" "$2" <<'PY'
+import os, sys
+out, mb = sys.argv[1], int(sys.argv[2])
+n = 0
+for f in range(mb):
+    parts, size = [], 0
+    while size < 1_000_000:
+        text = (f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{n:07d}\n"
+                f"  annotations:\n    argocd.argoproj.io/sync-wave: \"{n % 20}\"\n"
+                f"data:\n  key: value-{n:07d}-abcdefghijklmnopqrstuvwxyz\n---\n")
+        parts.append(text); size += len(text); n += 1
+    with open(os.path.join(out, f"part-{f:04d}.yaml"), "w") as fh:
+        fh.write("".join(parts))
+PY
+}
+
+measure() { # prints "seconds peak_kb" of a command
+  /usr/bin/time -o "$work/time" -f "%e %M" "$@" >/dev/null 2>"$work/err" || {
+    code=$?
+    [ "$code" -le 3 ] || { cat "$work/err" >&2; exit "$code"; }
+  }
+  tail -1 "$work/time"
+}
+
+printf '%-8s %-22s %10s %10s %8s\n' input command seconds peak_MB ratio
+for mb in $sizes; do
+  dir=$work/in-$mb
+  make_input "$dir" "$mb"
+  bytes=$(du -sb "$dir" | cut -f1)
+  for cmd in plan health annotate; do
+    case $cmd in
+      plan) args=(plan "$dir" -o json) ;;
+      health) args=(health "$dir") ;;
+      annotate)
+        rm -rf "$work/copy" && cp -r "$dir" "$work/copy"
+        args=(annotate "$work/copy" --write) ;;
+    esac
+    read -r secs kb < <(measure "$bin" "${args[@]}")
+    printf '%-8s %-22s %10s %10s %8s\n' "${mb}MB" "$cmd" "$secs" "$((kb / 1024))" \
+      "$(awk "BEGIN{printf \"%.1fx\", $kb * 1024 / $bytes}")"
+  done
+  rm -rf "$dir" "$work/copy"
+done
