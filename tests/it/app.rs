@@ -566,3 +566,299 @@ fn an_applications_helm_source_is_rendered_as_argo_cd_renders_it() {
         "{sources:?}"
     );
 }
+
+/// A chart whose objects show what Helm was given: release name and namespace, values from a
+/// file, inline values and parameters, and the cluster it was rendered for.
+const SHOP_CHART: &[(&str, &str)] = &[
+    (
+        "charts/shop/Chart.yaml",
+        "apiVersion: v2\nname: shop\nversion: 0.1.0\n",
+    ),
+    (
+        "charts/shop/values.yaml",
+        "message: from chart\ntag: \"1\"\nreplicas: 1\n",
+    ),
+    (
+        "charts/shop/templates/settings.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-settings\n  namespace: {{ .Release.Namespace }}\n  annotations:\n    argocd.argoproj.io/sync-wave: \"-1\"\ndata:\n  message: {{ .Values.message | quote }}\n  tag: {{ .Values.tag | quote }}\n  replicas: {{ .Values.replicas | quote }}\n  kube: {{ .Capabilities.KubeVersion.Version | quote }}\n",
+    ),
+];
+
+/// `annotate --stdout --app FILE`: the rendered objects as YAML.
+fn rendered(app: &Path, path: &str) -> String {
+    let out = waves()
+        .env("PATH", path)
+        .args(["annotate", "--stdout", "--app"])
+        .arg(app)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn an_applications_helm_section_is_passed_to_helm_template_as_argo_cd_passes_it() {
+    let path = crate::support::tools::path_with(&["helm"]);
+    let path = path.to_str().unwrap();
+    let charts = repo(SHOP_CHART);
+    let values = repo(&[("envs/prod.yaml", "message: from $values\ntag: \"7\"\n")]);
+    let work = tempfile::tempdir().unwrap();
+    let app = application(
+        work.path(),
+        &format!(
+            "  sources:\n  - repoURL: {}\n    path: charts/shop\n    helm:\n      releaseName: shop-prod\n      valueFiles: [$values/envs/prod.yaml]\n      parameters:\n      - {{name: replicas, value: \"3\"}}\n      valuesObject:\n        message: inline\n  - repoURL: {}\n    ref: values\n  destination: {{namespace: shop}}\n",
+            charts.path().display(),
+            values.path().display()
+        ),
+    );
+    let text = rendered(&app, path);
+    assert!(
+        text.contains("name: shop-prod-settings"),
+        "releaseName: {text}"
+    );
+    assert!(
+        text.contains("namespace: shop"),
+        "the destination namespace: {text}"
+    );
+    assert!(
+        text.contains("message: \"inline\""),
+        "inline values come last: {text}"
+    );
+    assert!(text.contains("tag: \"7\""), "the $values file: {text}");
+    assert!(text.contains("replicas: \"3\""), "parameters: {text}");
+
+    let plan = plan_json(&app, &[("PATH", path)]);
+    assert_eq!(plan["sources"][0]["type"], "helm");
+    assert_eq!(plan["sources"][0]["renderer"], "helm template");
+    let source = plan["steps"][0]["resources"][0]["source"].as_str().unwrap();
+    assert_eq!(source, "shop/templates/settings.yaml", "Helm's own words, no line");
+
+    // Without a release name, Argo CD uses the Application's name.
+    let app = application(
+        work.path(),
+        &format!(
+            "  source:\n    repoURL: {}\n    path: charts/shop\n  destination: {{namespace: shop}}\n",
+            charts.path().display()
+        ),
+    );
+    assert!(rendered(&app, path).contains("name: shop-settings"));
+
+    let app = application(
+        work.path(),
+        &format!(
+            "  source:\n    repoURL: {}\n    path: charts/shop\n    helm: {{valueFiles: [missing.yaml]}}\n",
+            charts.path().display()
+        ),
+    );
+    let out = waves()
+        .env("PATH", path)
+        .args(["plan", "--app"])
+        .arg(&app)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("value file `missing.yaml` does not exist"),
+        "{err}"
+    );
+}
+
+/// Serves `dir` over HTTP on 127.0.0.1 (GET only) for as long as the test runs: a Helm chart
+/// repository.
+fn serve(dir: PathBuf) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut line = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) <= 2 {
+                    break;
+                }
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("/");
+            let file = dir.join(path.trim_start_matches('/'));
+            let response = match std::fs::read(&file) {
+                Ok(body) => {
+                    let mut r = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
+                    r.extend(body);
+                    r
+                }
+                Err(_) => {
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_vec()
+                }
+            };
+            let _ = stream.write_all(&response);
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn a_chart_from_a_helm_repository_is_fetched_at_the_target_revision() {
+    let tools = crate::support::tools::path_with(&["helm"]);
+    let path = tools.to_str().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    write(src.path(), SHOP_CHART);
+    let served = tempfile::tempdir().unwrap();
+    let helm = |args: &[&str]| {
+        let out = Command::new(tools.join("helm"))
+            .args(args)
+            .env("HELM_CACHE_HOME", served.path().join(".cache"))
+            .env("HELM_CONFIG_HOME", served.path().join(".config"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "helm {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    helm(&[
+        "package",
+        src.path().join("charts/shop").to_str().unwrap(),
+        "-d",
+        served.path().to_str().unwrap(),
+    ]);
+    helm(&["repo", "index", served.path().to_str().unwrap()]);
+    let url = serve(served.path().to_path_buf());
+    let work = tempfile::tempdir().unwrap();
+    let app = application(
+        work.path(),
+        &format!(
+            "  source:\n    repoURL: {url}\n    chart: shop\n    targetRevision: 0.1.0\n    helm:\n      parameters: [{{name: tag, value: \"9\", forceString: true}}]\n  destination: {{namespace: shop}}\n"
+        ),
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let out = waves()
+        .env("PATH", path)
+        .env("HELM_CACHE_HOME", cache.path().join("cache"))
+        .env("HELM_CONFIG_HOME", cache.path().join("config"))
+        .args(["annotate", "--stdout", "--app"])
+        .arg(&app)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("name: shop-settings"), "{text}");
+    assert!(text.contains("tag: \"9\""), "{text}");
+}
+
+#[tokio::test]
+async fn sync_renders_a_chart_for_the_cluster_it_syncs_to() {
+    let tools = crate::support::tools::path_with(&["helm"]);
+    let ns = cluster().ns("helmcap").await;
+    let chart = tempfile::tempdir().unwrap();
+    write(chart.path(), SHOP_CHART);
+    let dir = chart.path().join("charts/shop");
+    let dir = dir.to_str().unwrap();
+
+    let out = waves()
+        .env("PATH", &tools)
+        .args(["annotate", "--stdout", dir, "-n", &ns.name])
+        .output()
+        .unwrap();
+    let offline = String::from_utf8_lossy(&out.stdout).into_owned();
+
+    let mut cmd = cluster_command("sync", &ns.name, &[dir]);
+    cmd.env("PATH", &tools);
+    let r = run(cmd).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    let cms: kube::Api<ConfigMap> = ns.api();
+    let settings = cms.get("shop-settings").await.unwrap();
+    let data = settings.data.unwrap_or_default();
+    let version = cluster().client().await.apiserver_version().await.unwrap();
+    assert_eq!(
+        data.get("kube").map(String::as_str),
+        Some(version.git_version.as_str()),
+        "--kube-version from the cluster (offline: {offline})"
+    );
+    assert!(
+        !offline.contains(&format!("kube: \"{}\"", version.git_version)),
+        "offline, Helm's own default version is used, not the cluster's: {offline}"
+    );
+}
+
+#[tokio::test]
+async fn an_application_is_read_from_the_cluster_by_name() {
+    let ns = cluster().ns("appname").await;
+    crate::support::operators::install_operator_crds(&ns.client).await;
+    let repo = repo(&[("deploy/a.yaml", &config_map("a"))]);
+    let work = tempfile::tempdir().unwrap();
+    let file = application(
+        work.path(),
+        &format!(
+            "  source:\n    repoURL: {}\n    path: deploy\n  destination: {{namespace: shop}}\n",
+            repo.path().display()
+        ),
+    );
+    // In the test's namespace instead of argocd's.
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("  namespace: argocd\n", "");
+    std::fs::write(&file, text).unwrap();
+    let out = ns_kubectl(&ns.name)
+        .args(["apply", "-n", &ns.name, "-f"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let r = run(cluster_command(
+        "plan",
+        &ns.name,
+        &["--app", "shop", "--app-namespace", &ns.name, "-o", "json"],
+    ))
+    .await;
+    assert_eq!(r.code, 0, "{r:?}");
+    let plan: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(names(&plan), ["ConfigMap/a"]);
+    assert_eq!(plan["sources"][0]["application"], "shop");
+
+    let r = run(cluster_command(
+        "plan",
+        &ns.name,
+        &["--app", "absent", "--app-namespace", &ns.name],
+    ))
+    .await;
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains(&format!("Application {}/absent not found", ns.name)),
+        "{r:?}"
+    );
+}
+
+/// kubectl against the test cluster.
+fn ns_kubectl(_ns: &str) -> Command {
+    let mut cmd = Command::new(cluster().kubectl_path());
+    cmd.env("KUBECONFIG", &cluster().kubeconfig);
+    cmd
+}
