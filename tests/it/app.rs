@@ -636,7 +636,10 @@ fn an_applications_helm_section_is_passed_to_helm_template_as_argo_cd_passes_it(
     assert_eq!(plan["sources"][0]["type"], "helm");
     assert_eq!(plan["sources"][0]["renderer"], "helm template");
     let source = plan["steps"][0]["resources"][0]["source"].as_str().unwrap();
-    assert_eq!(source, "shop/templates/settings.yaml", "Helm's own words, no line");
+    assert_eq!(
+        source, "shop/templates/settings.yaml",
+        "Helm's own words, no line"
+    );
 
     // Without a release name, Argo CD uses the Application's name.
     let app = application(
