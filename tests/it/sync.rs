@@ -1283,3 +1283,112 @@ async fn the_tenant_app_syncs_in_order_and_a_second_sync_is_a_no_op() {
     crate::support::operators::ensure_namespace(&client, "rabbitmq-system").await;
     sync_fixture_twice("fixtures/tenant", "vecton-admin").await;
 }
+
+/// A copy of a fixture app whose namespace `from` is renamed `to` (object namespaces, the
+/// Namespace object and in-cluster DNS names), so it can be synced beside the original.
+fn renamed_fixture(fixture: &str, from: &str, to: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for entry in std::fs::read_dir(crate::common::root().join(fixture)).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut text = text
+            .replace(
+                &format!("namespace: {from}\n"),
+                &format!("namespace: {to}\n"),
+            )
+            .replace(
+                &format!("\"namespace\": \"{from}\""),
+                &format!("\"namespace\": \"{to}\""),
+            )
+            .replace(&format!(".{from}.svc"), &format!(".{to}.svc"));
+        if text.contains("kind: Namespace") {
+            text = text.replace(&format!("name: {from}\n"), &format!("name: {to}\n"));
+        }
+        std::fs::write(dir.path().join(path.file_name().unwrap()), text).unwrap();
+    }
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shop_fixture_syncs_in_graph_order_never_before_its_dependencies() {
+    sync_fixture_in_graph_order("fixtures/shop", "shop", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chapter_app_syncs_in_graph_order_never_before_its_dependencies() {
+    sync_fixture_in_graph_order("fixtures/chapter", "agents", true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tenant_a_fixture_syncs_in_graph_order_never_before_its_dependencies() {
+    let client = cluster().client().await;
+    crate::support::operators::install_operator_crds(&client).await;
+    crate::support::operators::install_fixture_storage_classes(&client).await;
+    sync_fixture_in_graph_order("fixtures/tenant-a", "tenant-a", false).await;
+}
+
+/// `sync --order graph` of a fixture app renamed into a namespace of its own: it succeeds,
+/// and no object is created before any object it waits for (as `plan --order graph -o json`
+/// lists them), seen from the watches. `create_namespace`: the app does not create its own.
+async fn sync_fixture_in_graph_order(fixture: &str, from: &str, create_namespace: bool) {
+    let namespace = crate::support::cluster::unique_name(&format!("{from}-graph"));
+    let app = renamed_fixture(fixture, from, &namespace);
+    let dir = path(&app);
+    if create_namespace {
+        crate::support::operators::ensure_namespace(&cluster().client().await, &namespace).await;
+    }
+    let (code, stdout, stderr) =
+        crate::common::run(&["plan", dir, "--order", "graph", "-o", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let mut edges = Vec::new();
+    for step in plan["steps"].as_array().unwrap() {
+        for r in step["resources"].as_array().unwrap() {
+            for wait in r["waitsFor"].as_array().into_iter().flatten() {
+                // "Kind/namespace/name (healthy)"
+                let target = wait.as_str().unwrap().split(' ').next().unwrap();
+                let parts: Vec<&str> = target.split('/').collect();
+                edges.push((
+                    (
+                        r["kind"].as_str().unwrap().to_string(),
+                        r["name"].as_str().unwrap().to_string(),
+                    ),
+                    (parts[0].to_string(), parts[parts.len() - 1].to_string()),
+                ));
+            }
+        }
+    }
+    assert!(edges.len() >= 3, "{fixture} has dependencies: {edges:?}");
+
+    let client = cluster().client().await;
+    let _logs = cluster().failure_logs();
+    let rec = Recorder::start(&client, &namespace, KINDS).await;
+    let run = sync(&namespace, &[dir, "--order", "graph", "--timeout", "3m"]).await;
+    let trace = rec.stop().await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let watched: Vec<&str> = KINDS.iter().map(|(_, k, _)| *k).collect();
+    let mut checked = 0;
+    for ((kind, name), (dep_kind, dep_name)) in &edges {
+        if !watched.contains(&kind.as_str()) || !watched.contains(&dep_kind.as_str()) {
+            continue;
+        }
+        let created = trace.first_event("ADDED", kind, name);
+        let dependency = trace.first_event("ADDED", dep_kind, dep_name);
+        let (Some(created), Some(dependency)) = (created, dependency) else {
+            panic!("{kind}/{name} or {dep_kind}/{dep_name} was never created: {trace:?}");
+        };
+        assert!(
+            dependency < created,
+            "{kind}/{name} was created before {dep_kind}/{dep_name}, which it waits for"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 2, "{checked} edges checked: {edges:?}");
+    let _ = cluster()
+        .kubectl()
+        .args(["delete", "namespace", &namespace, "--wait=false"])
+        .output();
+}
