@@ -33,6 +33,10 @@ pub struct HealthArgs {
     /// message must match exactly), as Argo CD's own script test does.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["resource_customizations", "health_config"])]
     pub test: Option<PathBuf>,
+    /// Argo CD's exact behaviour for argoproj.io/Application objects: no built-in health
+    /// check (as `sync --no-application-health`).
+    #[arg(long)]
+    pub no_application_health: bool,
 }
 
 /// One object's assessment, as `-o json|yaml` prints it.
@@ -55,10 +59,13 @@ pub fn run(args: &HealthArgs, global: &GlobalArgs) -> CommandResult {
     if let Some(dir) = &args.test {
         return run_tests(dir, global);
     }
-    let config = super::cluster::lint_health(
+    let mut config = super::cluster::lint_health(
         args.health_config.as_deref(),
         args.resource_customizations.as_deref(),
     )?;
+    if args.no_application_health {
+        config = config.without_application_health();
+    }
     for e in config.check_scripts() {
         report_warning(e);
     }

@@ -51,6 +51,10 @@ pub struct StatusArgs {
     /// Do not read custom health checks from the cluster's argocd/argocd-cm.
     #[arg(long)]
     pub no_cluster_health_config: bool,
+    /// Argo CD's exact behaviour for argoproj.io/Application objects: no built-in health
+    /// check (as `sync --no-application-health`).
+    #[arg(long)]
+    pub no_application_health: bool,
     /// A folder laid out as Argo CD's resource_customizations (<group>/<Kind>/health.lua,
     /// `_` for `*` in folder names): its health checks, after the argocd-cm ones.
     #[arg(long, value_name = "DIR")]
@@ -104,7 +108,10 @@ async fn status_main(
         "changed",
     )
     .await?;
-    let health = super::cluster::with_tree(health, args.resource_customizations.as_deref())?;
+    let mut health = super::cluster::with_tree(health, args.resource_customizations.as_deref())?;
+    if args.no_application_health {
+        health = health.without_application_health();
+    }
     let live = LivePlan::start(&cluster, plan)
         .await
         .map_err(|e| cluster_error(&e, "changed"))?;

@@ -363,3 +363,27 @@ fn sync_and_diff_lint_with_the_health_config() {
         assert!(!err.contains("WAVES005"), "{command}: {err}");
     }
 }
+
+/// An Application without a status waits under our rule (D7) and has no check with
+/// `--no-application-health`, Argo CD's behaviour since 1.8.
+#[test]
+fn no_application_health_turns_the_application_rule_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("app.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: child, namespace: argocd}\nspec: {}\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let status = |extra: &[&str]| {
+        let mut args = vec!["health", "-f", file, "-o", "json"];
+        args.extend(extra);
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v[0]["health"]["status"].as_str().unwrap().to_string()
+    };
+    assert_eq!(status(&[]), "Progressing");
+    assert_eq!(status(&["--no-application-health"]), "None");
+}
