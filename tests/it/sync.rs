@@ -1314,12 +1314,14 @@ fn renamed_fixture(fixture: &str, from: &str, to: &str) -> tempfile::TempDir {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shop_fixture_syncs_in_graph_order_never_before_its_dependencies() {
-    sync_fixture_in_graph_order("fixtures/shop", "shop", false).await;
+    let ns = crate::support::cluster::unique_name("shop-graph");
+    sync_fixture_in_graph_order("fixtures/shop", "shop", &ns, false, &[]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chapter_app_syncs_in_graph_order_never_before_its_dependencies() {
-    sync_fixture_in_graph_order("fixtures/chapter", "agents", true).await;
+    let ns = crate::support::cluster::unique_name("agents-graph");
+    sync_fixture_in_graph_order("fixtures/chapter", "agents", &ns, true, &[]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1327,14 +1329,63 @@ async fn the_tenant_a_fixture_syncs_in_graph_order_never_before_its_dependencies
     let client = cluster().client().await;
     crate::support::operators::install_operator_crds(&client).await;
     crate::support::operators::install_fixture_storage_classes(&client).await;
-    sync_fixture_in_graph_order("fixtures/tenant-a", "tenant-a", false).await;
+    let ns = crate::support::cluster::unique_name("tenant-a-graph");
+    sync_fixture_in_graph_order("fixtures/tenant-a", "tenant-a", &ns, false, &[]).await;
 }
 
-/// `sync --order graph` of a fixture app renamed into a namespace of its own: it succeeds,
-/// and no object is created before any object it waits for (as `plan --order graph -o json`
-/// lists them), seen from the watches. `create_namespace`: the app does not create its own.
-async fn sync_fixture_in_graph_order(fixture: &str, from: &str, create_namespace: bool) {
-    let namespace = crate::support::cluster::unique_name(&format!("{from}-graph"));
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ledger_fixture_syncs_in_graph_order_never_before_its_dependencies() {
+    let client = cluster().client().await;
+    crate::support::operators::install_fixture_storage_classes(&client).await;
+    let ns = crate::support::cluster::unique_name("ledger-graph");
+    let cnpg = kube::api::ApiResource {
+        group: "postgresql.cnpg.io".into(),
+        version: "v1".into(),
+        api_version: "postgresql.cnpg.io/v1".into(),
+        kind: "Cluster".into(),
+        plural: "clusters".into(),
+    };
+    let _operator = crate::support::operators::run_status_writer(
+        &client,
+        &ns,
+        cnpg,
+        serde_json::json!({"status": {
+            "phase": "Cluster in healthy state",
+            "conditions": [{"type": "Ready", "status": "True", "reason": "ClusterIsReady"}],
+        }}),
+    );
+    sync_fixture_in_graph_order("fixtures/ledger", "enterprise", &ns, false, &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_enterprise_app_syncs_in_graph_order_never_before_its_dependencies() {
+    let client = cluster().client().await;
+    crate::support::operators::install_operator_crds(&client).await;
+    let ns = crate::support::cluster::unique_name("production-graph");
+    let _operator = crate::support::operators::run_database_operator(&client, &ns);
+    let config = crate::common::root().join("fixtures/enterprise/argocd-cm.yaml");
+    sync_fixture_in_graph_order(
+        "fixtures/enterprise/app",
+        "production",
+        &ns,
+        false,
+        &["--health-config", config.to_str().unwrap()],
+    )
+    .await;
+}
+
+/// `sync --order graph` of a fixture app renamed into the namespace `namespace`: it
+/// succeeds, and no object is created before any object it waits for (as `plan --order
+/// graph -o json` lists them), seen from the watches. `create_namespace`: the app does not
+/// create its own.
+async fn sync_fixture_in_graph_order(
+    fixture: &str,
+    from: &str,
+    namespace: &str,
+    create_namespace: bool,
+    extra: &[&str],
+) {
+    let namespace = namespace.to_string();
     let app = renamed_fixture(fixture, from, &namespace);
     let dir = path(&app);
     if create_namespace {
@@ -1366,7 +1417,9 @@ async fn sync_fixture_in_graph_order(fixture: &str, from: &str, create_namespace
     let client = cluster().client().await;
     let _logs = cluster().failure_logs();
     let rec = Recorder::start(&client, &namespace, KINDS).await;
-    let run = sync(&namespace, &[dir, "--order", "graph", "--timeout", "3m"]).await;
+    let mut args = vec![dir, "--order", "graph", "--timeout", "3m"];
+    args.extend(extra);
+    let run = sync(&namespace, &args).await;
     let trace = rec.stop().await;
     assert_eq!(run.code, 0, "{run:?}");
     let watched: Vec<&str> = KINDS.iter().map(|(_, k, _)| *k).collect();
