@@ -1288,7 +1288,13 @@ async fn the_tenant_app_syncs_in_order_and_a_second_sync_is_a_no_op() {
 /// Namespace object and in-cluster DNS names), so it can be synced beside the original.
 fn renamed_fixture(fixture: &str, from: &str, to: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    for entry in std::fs::read_dir(crate::common::root().join(fixture)).unwrap() {
+    rename_namespace(&crate::common::root().join(fixture), dir.path(), from, to);
+    dir
+}
+
+/// Writes the files of `source` into `dest` with namespace `from` renamed `to`.
+fn rename_namespace(source: &std::path::Path, dest: &std::path::Path, from: &str, to: &str) {
+    for entry in std::fs::read_dir(source).unwrap() {
         let path = entry.unwrap().path();
         if !path.is_file() {
             continue;
@@ -1307,9 +1313,8 @@ fn renamed_fixture(fixture: &str, from: &str, to: &str) -> tempfile::TempDir {
         if text.contains("kind: Namespace") {
             text = text.replace(&format!("name: {from}\n"), &format!("name: {to}\n"));
         }
-        std::fs::write(dir.path().join(path.file_name().unwrap()), text).unwrap();
+        std::fs::write(dest.join(path.file_name().unwrap()), text).unwrap();
     }
-    dir
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1331,6 +1336,28 @@ async fn the_tenant_a_fixture_syncs_in_graph_order_never_before_its_dependencies
     crate::support::operators::install_fixture_storage_classes(&client).await;
     let ns = crate::support::cluster::unique_name("tenant-a-graph");
     sync_fixture_in_graph_order("fixtures/tenant-a", "tenant-a", &ns, false, &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tenant_app_syncs_in_graph_order_never_before_its_dependencies() {
+    let client = cluster().client().await;
+    crate::support::operators::install_operator_crds(&client).await;
+    // The platform's RabbitMQ namespace, renamed too (its Secret is the app's).
+    let rabbitmq = crate::support::cluster::unique_name("rabbitmq-graph");
+    crate::support::operators::ensure_namespace(&client, &rabbitmq).await;
+    let tenant = tempfile::tempdir().unwrap();
+    rename_namespace(
+        &crate::common::root().join("fixtures/tenant"),
+        tenant.path(),
+        "rabbitmq-system",
+        &rabbitmq,
+    );
+    let ns = crate::support::cluster::unique_name("vecton-graph");
+    sync_fixture_in_graph_order(path(&tenant), "vecton-admin", &ns, false, &[]).await;
+    let _ = cluster()
+        .kubectl()
+        .args(["delete", "namespace", &rabbitmq, "--wait=false"])
+        .output();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
