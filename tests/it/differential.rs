@@ -292,7 +292,7 @@ async fn run_engine(
             let mut c = Command::new(cluster().bin_dir.join("argocd-sync"));
             c.arg("--kubeconfig")
                 .arg(&cluster().kubeconfig)
-                .args(["--namespace", &ns.name, "--timeout", "5m"])
+                .args(["--namespace", &ns.name, "--timeout", "10m"])
                 .arg(dir);
             c
         } else {
@@ -302,7 +302,7 @@ async fn run_engine(
                 .arg("sync")
                 .arg(dir)
                 .args(["-n", &ns.name, "--applyset", "differential", "--prune"])
-                .args(["--timeout", "5m", "-o", "json", "--kubeconfig"])
+                .args(["--timeout", "10m", "-o", "json", "--kubeconfig"])
                 .arg(&cluster().kubeconfig);
             c
         };
