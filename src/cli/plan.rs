@@ -144,7 +144,7 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs) -> CommandResult {
 }
 
 /// `plan --order graph` / `plan --graph FORMAT`.
-fn run_graph(args: &PlanArgs, global: &GlobalArgs, checked: Checked) -> CommandResult {
+pub(super) fn run_graph(args: &PlanArgs, global: &GlobalArgs, checked: Checked) -> CommandResult {
     let Checked {
         plan,
         graph: resolved,

@@ -267,6 +267,21 @@ pub fn run(args: &SyncArgs, global: &GlobalArgs) -> CommandResult {
     if checked.has_input_errors() {
         return Err(super::rejected_input(&checked.diagnostics, "was changed"));
     }
+    if args.dry_run == Some(DryRun::Client) && args.order == Order::Graph {
+        // Offline, as `plan --order graph`: the order this sync would use.
+        let plan_args = super::plan::PlanArgs {
+            input: args.input.clone(),
+            lenient: args.lenient,
+            strict: false,
+            health_config: None,
+            resource_customizations: None,
+            order: Order::Graph,
+            respect_waves: args.respect_waves,
+            estimate: None,
+            graph: None,
+        };
+        return super::plan::run_graph(&plan_args, global, checked);
+    }
     if args.dry_run == Some(DryRun::Client) {
         super::print(|out| match global.output {
             OutputFormat::Text => out.write_all(super::plan::render_text(&checked).as_bytes()),

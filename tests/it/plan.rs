@@ -458,3 +458,21 @@ fn graph_order_refuses_a_cycle_with_exit_2() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("ConfigMap/a needs ConfigMap/b"), "{stderr}");
 }
+
+/// `sync --dry-run=client --order graph` is offline and prints the order that sync would use,
+/// exactly as `plan --order graph`.
+#[test]
+fn sync_dry_run_client_prints_the_graph_order_too() {
+    let (code, planned, err) = run(&["plan", "fixtures/shop", "--order", "graph"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, dry, err) = run(&[
+        "sync",
+        "fixtures/shop",
+        "--dry-run=client",
+        "--order",
+        "graph",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(dry, planned);
+    assert!(dry.contains("Sync graph order"), "{dry}");
+}
