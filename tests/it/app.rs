@@ -175,14 +175,8 @@ fn an_application_reads_its_target_revision_not_the_work_tree() {
 
 #[test]
 fn an_applications_kustomize_options_are_applied_to_its_app() {
-    let bin = crate::common::root().join("target/testenv/bin");
-    assert!(
-        bin.join("kubectl").is_file(),
-        "{}/kubectl is missing: run testenv/build (CI builds it before the tests)",
-        bin.display()
-    );
-    let only = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(bin.join("kubectl"), only.path().join("kubectl")).unwrap();
+    // Only the kubectl testenv/build builds: no kustomize or helm of the machine.
+    let only = crate::support::tools::path_with(&["kubectl"]);
     let repo = repo(&[
         (
             "base/kustomization.yaml",
@@ -202,7 +196,7 @@ fn an_applications_kustomize_options_are_applied_to_its_app() {
             repo.path().display()
         ),
     );
-    let path = only.path().to_str().unwrap();
+    let path = only.to_str().unwrap();
     let plan = plan_json(&app, &[("PATH", path)]);
     let names = names(&plan);
     assert!(
@@ -408,14 +402,8 @@ async fn sync_and_diff_follow_the_applications_sync_options_and_ignore_differenc
 
 #[test]
 fn a_kustomize_app_at_a_git_revision_is_rendered_and_compared_across_revisions() {
-    let bin = crate::common::root().join("target/testenv/bin");
-    assert!(
-        bin.join("kubectl").is_file(),
-        "{}/kubectl is missing: run testenv/build (CI builds it before the tests)",
-        bin.display()
-    );
-    let only = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(bin.join("kubectl"), only.path().join("kubectl")).unwrap();
+    // Only the kubectl testenv/build builds: no kustomize or helm of the machine.
+    let only = crate::support::tools::path_with(&["kubectl"]);
     let deployment = |tag: &str| {
         format!(
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers:\n      - {{name: web, image: 'registry.invalid/web:{tag}'}}\n"
@@ -434,7 +422,7 @@ fn a_kustomize_app_at_a_git_revision_is_rendered_and_compared_across_revisions()
         &[("base/deployment.yaml", &deployment("2"))],
         "web 2",
     );
-    let path = only.path().to_str().unwrap();
+    let path = only.to_str().unwrap();
     let repo_dir = repo.path().to_str().unwrap();
 
     let out = waves()

@@ -958,12 +958,12 @@ async fn the_shop_fixture_syncs_in_order_and_a_second_sync_is_a_no_op() {
     sync_fixture_twice("fixtures/shop", "shop").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_ledger_fixture_syncs_in_order_and_a_second_sync_is_a_no_op() {
-    let client = cluster().client().await;
-    crate::support::operators::install_fixture_storage_classes(&client).await;
-    // The database's CloudNativePG check holds wave -5 until the operator reports a healthy
-    // cluster; this plays the operator.
+/// Plays the CloudNativePG operator in `namespace`: every `Cluster` reports itself healthy
+/// (the ledger's database check holds its wave until then).
+fn play_cnpg_operator(
+    client: &kube::Client,
+    namespace: &str,
+) -> crate::support::operators::DatabaseOperator {
     let cnpg = kube::api::ApiResource {
         group: "postgresql.cnpg.io".into(),
         version: "v1".into(),
@@ -971,15 +971,24 @@ async fn the_ledger_fixture_syncs_in_order_and_a_second_sync_is_a_no_op() {
         kind: "Cluster".into(),
         plural: "clusters".into(),
     };
-    let operator = crate::support::operators::run_status_writer(
-        &client,
-        "enterprise",
+    crate::support::operators::run_status_writer(
+        client,
+        namespace,
         cnpg,
         serde_json::json!({"status": {
             "phase": "Cluster in healthy state",
             "conditions": [{"type": "Ready", "status": "True", "reason": "ClusterIsReady"}],
         }}),
-    );
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ledger_fixture_syncs_in_order_and_a_second_sync_is_a_no_op() {
+    let client = cluster().client().await;
+    crate::support::operators::install_fixture_storage_classes(&client).await;
+    // The database's CloudNativePG check holds wave -5 until the operator reports a healthy
+    // cluster; this plays the operator.
+    let operator = play_cnpg_operator(&client, "enterprise");
     sync_fixture_twice("fixtures/ledger", "enterprise").await;
     let seen = operator.deployments_when_running();
     assert!(
@@ -1365,22 +1374,7 @@ async fn the_ledger_fixture_syncs_in_graph_order_never_before_its_dependencies()
     let client = cluster().client().await;
     crate::support::operators::install_fixture_storage_classes(&client).await;
     let ns = crate::support::cluster::unique_name("ledger-graph");
-    let cnpg = kube::api::ApiResource {
-        group: "postgresql.cnpg.io".into(),
-        version: "v1".into(),
-        api_version: "postgresql.cnpg.io/v1".into(),
-        kind: "Cluster".into(),
-        plural: "clusters".into(),
-    };
-    let _operator = crate::support::operators::run_status_writer(
-        &client,
-        &ns,
-        cnpg,
-        serde_json::json!({"status": {
-            "phase": "Cluster in healthy state",
-            "conditions": [{"type": "Ready", "status": "True", "reason": "ClusterIsReady"}],
-        }}),
-    );
+    let _operator = play_cnpg_operator(&client, &ns);
     sync_fixture_in_graph_order("fixtures/ledger", "enterprise", &ns, false, &[]).await;
 }
 
