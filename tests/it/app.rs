@@ -331,15 +331,8 @@ fn bad_applications_are_bad_input() {
     assert!(err.contains("missing-app.yaml"), "{err}");
 }
 
-async fn run(mut cmd: Command) -> Run {
-    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run kubectl-waves"))
-        .await
-        .expect("task");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+async fn run(cmd: Command) -> Run {
+    crate::sync::run_to_end(cmd).await
 }
 
 #[tokio::test]

@@ -19,15 +19,8 @@ fn diff_command(ns: &str, args: &[&str]) -> Command {
     cmd
 }
 
-async fn run_diff(mut cmd: Command) -> Run {
-    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run kubectl-waves diff"))
-        .await
-        .expect("diff task");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+async fn run_diff(cmd: Command) -> Run {
+    crate::sync::run_to_end(cmd).await
 }
 
 async fn diff(ns: &str, args: &[&str]) -> Run {

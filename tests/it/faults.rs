@@ -26,14 +26,7 @@ async fn sync_through(proxy: &Proxy, ns: &str, args: &[&str]) -> (Run, Duration)
         .arg(proxy.kubeconfig())
         .stdin(Stdio::null());
     let started = Instant::now();
-    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run kubectl-waves sync"))
-        .await
-        .expect("sync task");
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let run = crate::sync::run_to_end(cmd).await;
     (run, started.elapsed())
 }
 

@@ -26,14 +26,7 @@ async fn gc(ns: &str, args: &[&str]) -> Run {
         .args(["-n", ns, "--kubeconfig"])
         .arg(&cluster().kubeconfig)
         .stdin(Stdio::null());
-    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run kubectl-waves gc"))
-        .await
-        .expect("gc task");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    crate::sync::run_to_end(cmd).await
 }
 
 /// `gc -o json`: the items by name → (state, action, reason).

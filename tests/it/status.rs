@@ -17,15 +17,7 @@ fn status_command(ns: &str, args: &[&str]) -> Command {
 }
 
 async fn status(ns: &str, args: &[&str]) -> Run {
-    let mut cmd = status_command(ns, args);
-    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run kubectl-waves status"))
-        .await
-        .expect("status task");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    crate::sync::run_to_end(status_command(ns, args)).await
 }
 
 /// Waits for a child to exit (at most `timeout`, then kills it) and returns what it printed.

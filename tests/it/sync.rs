@@ -51,10 +51,14 @@ pub fn sync_command(ns: &str, args: &[&str]) -> Command {
 
 /// Runs a sync to its end (off the async workers, so the recorder keeps receiving).
 pub async fn sync(ns: &str, args: &[&str]) -> Run {
-    let mut cmd = sync_command(ns, args);
-    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run kubectl-waves sync"))
+    run_to_end(sync_command(ns, args)).await
+}
+
+/// Runs a command to its end off the async workers (recorders and watches keep receiving).
+pub async fn run_to_end(mut cmd: Command) -> Run {
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run kubectl-waves"))
         .await
-        .expect("sync task");
+        .expect("command task");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
