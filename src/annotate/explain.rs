@@ -39,6 +39,18 @@ fn wave_source(o: &Object) -> &'static str {
     }
 }
 
+/// Why no wave can satisfy edge `e`: the wave it asks for is outside the 64-bit range.
+fn out_of_range(objects: &[Object], resolved: &Resolved, e: usize) -> String {
+    let edge = &resolved.edges[e];
+    format!(
+        "{} (wave {}) {} (wave {}), and no wave lies beyond the limit (waves are 64-bit integers); move the written wave away from it (--rewrite recomputes every wave)",
+        objects[edge.from].display_name(),
+        objects[edge.from].annotations.wave,
+        edge.reason,
+        objects[edge.to].annotations.wave
+    )
+}
+
 /// One line for the table of changes: why the suggested wave.
 pub fn short_reason(
     objects: &[Object],
@@ -65,6 +77,7 @@ pub fn short_reason(
         Why::Default => "needs nothing from an earlier wave".to_string(),
         Why::Kept => format!("kept ({})", wave_source(&objects[index])),
         Why::NotApplied => "not applied in a wave".to_string(),
+        Why::OutOfRange(e) => out_of_range(objects, resolved, e),
     }
 }
 
@@ -147,6 +160,14 @@ pub fn chain(
             Why::NotApplied => {
                 lines.push(format!(
                     "{name} is not applied in a wave (a SyncFail hook, or an object sync skips)"
+                ));
+                break;
+            }
+            Why::OutOfRange(e) => {
+                lines.push(format!(
+                    "wave {}: {name} is left where it is: {}",
+                    s.suggested,
+                    out_of_range(objects, resolved, e)
                 ));
                 break;
             }

@@ -109,6 +109,8 @@ pub fn assign(
 
     // Upper bounds from dependents whose wave is kept, users before what they need.
     let mut upper: Vec<Option<(i64, usize)>> = vec![None; n];
+    // An edge that asks for a wave below i64::MIN or above i64::MAX, per object.
+    let mut out_of_range: Vec<Option<usize>> = vec![None; n];
     for &node in order.iter().rev() {
         let b = node.index();
         if fixed[b] || phases[b].is_none() {
@@ -125,7 +127,10 @@ pub fn assign(
                 upper[a].map(|(u, _)| u)
             };
             if let Some(bound) = bound {
-                let u = bound.saturating_sub(w);
+                let Some(u) = bound.checked_sub(w) else {
+                    out_of_range[b].get_or_insert(e);
+                    continue;
+                };
                 if best.is_none_or(|(b, i)| u < b || (u == b && e < i)) {
                     best = Some((u, e));
                 }
@@ -157,7 +162,10 @@ pub fn assign(
         let mut lower: Option<(i64, usize)> = None;
         for edge in graph.edges_directed(node, Direction::Incoming) {
             let e = *edge.weight();
-            let l = wave[resolved.edges[e].to].saturating_add(weights[e].unwrap_or(0));
+            let Some(l) = wave[resolved.edges[e].to].checked_add(weights[e].unwrap_or(0)) else {
+                out_of_range[a].get_or_insert(e);
+                continue;
+            };
             if lower.is_none_or(|(b, i)| l > b || (l == b && e < i)) {
                 lower = Some((l, e));
             }
@@ -166,6 +174,10 @@ pub fn assign(
         s.lowest = lower;
         if fixed[a] {
             s.why = Why::Kept;
+            continue;
+        }
+        if let Some(e) = out_of_range[a] {
+            s.why = Why::OutOfRange(e);
             continue;
         }
         let ceiling = upper[a].map_or(0, |(u, _)| u.min(0));
@@ -273,6 +285,23 @@ mod tests {
     }
 
     const CHAIN: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, annotations: {kubectl-waves.io/depends-on: ConfigMap/a}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, annotations: {kubectl-waves.io/depends-on: ConfigMap/b, argocd.argoproj.io/sync-wave: \"-1\"}}\n";
+
+    #[test]
+    fn no_wave_is_proposed_beyond_the_64_bit_limit() {
+        // `b` needs `a` (depends-on: a ready dependency, one wave earlier).
+        let above = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, annotations: {argocd.argoproj.io/sync-wave: \"9223372036854775807\"}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, annotations: {kubectl-waves.io/depends-on: ConfigMap/a}}\n";
+        let w = waves(above, false);
+        assert!(matches!(w[1], (_, 0, Why::OutOfRange(_))), "{w:?}");
+        let below = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, annotations: {kubectl-waves.io/depends-on: ConfigMap/a, argocd.argoproj.io/sync-wave: \"-9223372036854775808\"}}\n";
+        let w = waves(below, false);
+        assert!(matches!(w[0], (_, 0, Why::OutOfRange(_))), "{w:?}");
+        // One below the limit still fits.
+        let w = waves(&above.replace("807", "806"), false);
+        assert_eq!(w[1].1, i64::MAX);
+        // --rewrite moves the written waves away from the limit.
+        let w = waves(above, true);
+        assert_eq!((w[0].1, w[1].1), (0, 1));
+    }
 
     #[test]
     fn a_kept_dependent_pulls_its_dependencies_below_zero() {

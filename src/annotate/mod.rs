@@ -46,6 +46,10 @@ pub enum Why {
     Before(usize),
     /// `sync` never applies it in a wave (SyncFail hook, skipped object): left alone.
     NotApplied,
+    /// Left at its wave: edge `.0` asks for a wave beyond the 64-bit range (a dependency kept
+    /// at the highest wave, or a user kept at the lowest). Any proposal would break the rule,
+    /// so none is made; the lint reports the dependency.
+    OutOfRange(usize),
 }
 
 /// The proposal for one object.

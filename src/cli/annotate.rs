@@ -22,7 +22,7 @@ use crate::ui::{self, OutputFormat};
   kubectl waves annotate --explain Deployment/tenant-a/frontend fixtures/tenant-a
   kubectl waves annotate --graph mermaid fixtures/shop  # or dot: waves as ranks
   helm template ./chart | kubectl waves annotate -f - --stdout | kubectl apply -f -
-  kpt fn eval --exec 'kubectl-waves annotate --krm' deploy/   # as a KRM function\n\nExit codes: 0 ok; 1 --check found changes or a broken dependency, or a file could not be edited; 2 bad input, a dependency cycle, or --write on a dirty Git tree."
+  kpt fn eval --exec 'kubectl-waves annotate --krm' deploy/   # as a KRM function\n\nExit codes: 0 ok; 1 --check found changes or a broken dependency, or a file could not be edited; 2 bad input, a dependency cycle, or --write on a dirty Git tree. --krm: 0 ok; 1 bad input or a cycle (the reasons in results[], or on stderr when the input is no ResourceList); 2 a wrong command line."
 )]
 pub struct AnnotateArgs {
     #[command(flatten)]
@@ -63,7 +63,7 @@ pub fn run(args: &AnnotateArgs, global: &GlobalArgs) -> CommandResult {
         destination_namespace: global.namespace.clone(),
     };
     if args.krm {
-        return krm(args, options);
+        return krm(args, global.output, options);
     }
     let input = args.input.input(global)?;
     if args.write && !matches!(input, Input::Paths(_)) {
@@ -201,7 +201,10 @@ fn write_files(
     printed.map(|()| exit::OK)
 }
 
-fn krm(args: &AnnotateArgs, options: Options) -> CommandResult {
+/// Exit codes follow the KRM function convention that kpt and kustomize read: 0, or 1 when the
+/// function failed on its input (whatever the reason); 2 is kept for a wrong command line, which
+/// the orchestrator's user has to fix, as for every other subcommand.
+fn krm(args: &AnnotateArgs, output: OutputFormat, options: Options) -> CommandResult {
     if !args.input.paths.is_empty()
         || !args.input.filenames.is_empty()
         || args.input.revision.is_some()
@@ -210,7 +213,12 @@ fn krm(args: &AnnotateArgs, options: Options) -> CommandResult {
             "--krm reads a ResourceList from stdin; give no paths",
         ));
     }
-    let text = crate::manifest::read::read_stdin_text().map_err(CommandError::bad_input)?;
+    if output != OutputFormat::Text {
+        return Err(CommandError::bad_input(
+            "--krm writes a ResourceList in the format it was given; leave out -o",
+        ));
+    }
+    let text = crate::manifest::read::read_stdin_text().map_err(CommandError::failed)?;
     let output = annotate::krm::run(&text, options);
     super::print(|out| out.write_all(output.text.as_bytes()))?;
     match (output.error, output.exit) {

@@ -184,11 +184,7 @@ pub fn render(
             (program, args, format!("{folder} (helm template)"))
         }
     };
-    let output = Command::new(&program)
-        .args(&args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    let output = run_capped(&program, &args, &display)?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let first: Vec<&str> = stderr.lines().take(20).collect();
@@ -211,6 +207,50 @@ pub fn render(
         display: display.into(),
         text,
         json: false,
+    })
+}
+
+/// Runs a renderer with its output under `--max-input-size`, like any other stream we read:
+/// a chart that loops into gigabytes of YAML ends in a clear error, not in "out of memory".
+/// Past the cap the renderer is killed. Its stderr is kept up to 64 KiB (for the message).
+fn run_capped(
+    program: &Path,
+    args: &[String],
+    display: &str,
+) -> Result<std::process::Output, String> {
+    use std::io::Read;
+    let cannot_run = |e: std::io::Error| format!("cannot run {}: {e}", program.display());
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(cannot_run)?;
+    let stderr = child.stderr.take().map(|pipe| {
+        std::thread::spawn(move || {
+            let mut kept = Vec::new();
+            let mut pipe = pipe;
+            let _ = (&mut pipe).take(64 * 1024).read_to_end(&mut kept);
+            // Drain the rest so the renderer never blocks on a full pipe.
+            let _ = std::io::copy(&mut pipe, &mut std::io::sink());
+            kept
+        })
+    });
+    let stdout = child
+        .stdout
+        .take()
+        .map(|pipe| super::read::read_capped(pipe, display))
+        .unwrap_or_else(|| Ok(Vec::new()));
+    if stdout.is_err() {
+        let _ = child.kill();
+    }
+    let status = child.wait().map_err(cannot_run)?;
+    let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
+    Ok(std::process::Output {
+        status,
+        stdout: stdout?,
+        stderr,
     })
 }
 

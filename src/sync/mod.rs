@@ -114,7 +114,10 @@ impl Default for SyncOptions {
     }
 }
 
-/// Errors before anything was changed (exit 2): the cluster cannot serve this plan.
+/// Errors before anything was changed (exit 2): the cluster cannot serve this plan. Every
+/// variant is returned before the first write of a manifest's object (the only write before is
+/// the sync's own lease, which `run` gives back), which is why the CLI can add "nothing was
+/// changed"; a failure once objects are being applied is a `Failure` in the report (exit 1).
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error("{source_}: {object}: {error}")]
@@ -1288,7 +1291,7 @@ impl<'a> Engine<'a> {
                 }
                 Err(e) => {
                     ok = false;
-                    self.fail_plain(step, Some(u.clone()), format!("apply rejected: {e}"));
+                    self.fail_plain(step, Some(u.clone()), apply_failure(&e));
                 }
             }
         }
@@ -2127,10 +2130,39 @@ pub fn humantime(d: Duration) -> String {
     out
 }
 
+/// The words for an apply that failed: "rejected" only when the apiserver judged the object
+/// (a 4xx); a server that kept failing or a lost connection is not a verdict on the manifest,
+/// and after a lost connection the object may well have been applied.
+fn apply_failure(e: &ClusterError) -> String {
+    match e {
+        ClusterError::Unreachable(_) => format!(
+            "apply not confirmed: {e} (the object may have been applied; a re-run completes the sync)"
+        ),
+        ClusterError::Api { code, .. } if *code == 429 || *code >= 500 => {
+            format!("apply failed: {e} (the apiserver kept failing after the retries)")
+        }
+        _ => format!("apply rejected: {e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn only_a_client_error_is_called_a_rejection() {
+        let api = |code: u16| ClusterError::Api {
+            code,
+            reason: String::new(),
+            message: format!("status {code}"),
+        };
+        assert!(apply_failure(&api(422)).starts_with("apply rejected: status 422"));
+        assert!(apply_failure(&api(503)).starts_with("apply failed: status 503"));
+        assert!(apply_failure(&api(429)).starts_with("apply failed"));
+        let lost = apply_failure(&ClusterError::Unreachable("connection reset".into()));
+        assert!(lost.starts_with("apply not confirmed"), "{lost}");
+    }
 
     #[test]
     fn action_from_resource_versions() {

@@ -1369,6 +1369,23 @@ fn krm_function_config_rewrite_and_failures() {
         2,
         "--krm takes no paths"
     );
+    // The exit codes docs/annotate.md gives, case by case.
+    let empty = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n";
+    assert_eq!(run_stdin(&["annotate", "--krm"], empty).0, 0);
+    let (code, stdout, stderr) = run_stdin(&["annotate", "--krm", "--max-input-size", "16"], empty);
+    assert_eq!(code, 1, "a too large input is bad input, exit 1: {stderr}");
+    assert!(
+        stdout.is_empty() && stderr.contains("input limit"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run_stdin(&["annotate", "--krm", "-o", "json"], empty);
+    assert_eq!(code, 2, "-o with --krm is a wrong command line");
+    assert!(stderr.contains("leave out -o"), "{stderr}");
+    assert_eq!(run_stdin(&["annotate", "--krm", "--check"], empty).0, 2);
+    let bad_item = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a, annotations: {argocd.argoproj.io/sync-wave: x}}\n";
+    let (code, stdout, _) = run_stdin(&["annotate", "--krm"], bad_item);
+    assert_eq!(code, 1, "a bad item: exit 1 with the reason in results");
+    assert!(stdout.contains("severity: error"), "{stdout}");
 }
 
 #[test]

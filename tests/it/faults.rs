@@ -213,6 +213,11 @@ async fn an_apiserver_that_keeps_failing_applies_fails_the_sync_clearly_and_quic
     );
     assert!(said.contains("injected by the test"), "{run:?}");
     assert!(said.contains("503 ServiceUnavailable"), "{run:?}");
+    // Not a verdict on the manifest: the apiserver failed, it did not reject the object.
+    assert!(
+        said.contains("apply failed") && !said.contains("apply rejected"),
+        "{run:?}"
+    );
     // A bounded number of retries (about 20 s of backoff), not the whole --timeout.
     assert!(took < Duration::from_secs(60), "took {took:?}");
     assert!(proxy.fired(0) >= 5, "retried: {}", proxy.fired(0));

@@ -73,6 +73,42 @@ fn run_with_path(path: &Path, args: &[&str]) -> (i32, String, String) {
 }
 
 #[test]
+fn rendered_output_is_under_the_input_limit() {
+    // A real render over a small cap: the same error as for a file or stdin, exit 2.
+    let bin = testenv_kubectl_dir();
+    let app = kustomize_app();
+    let overlay = app.path().join("overlay");
+    let (code, stdout, stderr) = run_with_path(
+        &bin,
+        &["plan", overlay.to_str().unwrap(), "--max-input-size", "256"],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("(kubectl kustomize) is larger than the input limit of 256 bytes"),
+        "{stderr}"
+    );
+    // A renderer whose output never ends is stopped at the cap instead of filling memory.
+    let endless = tempfile::tempdir().unwrap();
+    let script = endless.path().join("kustomize");
+    std::fs::write(&script, "#!/bin/sh\nexec yes 'kind: ConfigMap'\n").unwrap();
+    let mut mode = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut mode, 0o755);
+    std::fs::set_permissions(&script, mode).unwrap();
+    let path =
+        std::env::join_paths([endless.path(), Path::new("/usr/bin"), Path::new("/bin")]).unwrap();
+    let (code, _, stderr) = run_with_path(
+        Path::new(&path),
+        &["plan", overlay.to_str().unwrap(), "--max-input-size", "1Mi"],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("(kustomize build) is larger than the input limit of 1 MiB"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_kustomize_overlay_is_rendered_and_its_generated_references_survive() {
     let bin = testenv_kubectl_dir();
     let app = kustomize_app();
