@@ -210,7 +210,9 @@ impl InputArgs {
         };
         let dir = match input {
             Input::Paths(paths) if paths.len() == 1 && paths[0].is_dir() => paths[0].clone(),
-            // A Kustomize or Helm app at a Git revision is detected and rendered when read.
+            // A Kustomize or Helm app at a Git revision is rendered when read. Its type is
+            // detected once, here: `plan`'s source line, the cluster's Helm capabilities and
+            // the read all ask for it.
             Input::Git {
                 repo,
                 revision,
@@ -218,6 +220,9 @@ impl InputArgs {
                 source_type,
                 ..
             } => {
+                let source_type = source_type.or_else(|| {
+                    crate::manifest::app::git_source_type(&repo, &revision, path.as_deref())
+                });
                 return Ok(Input::Git {
                     repo,
                     revision,

@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::read::{self, escape_control, is_manifest_name};
+use super::git::{self, RevisionTree, TreeFilter};
+use super::read;
 use super::render::{self, RenderOptions, SourceType};
 use super::{InputFile, SourceInfo};
 
@@ -332,26 +333,18 @@ impl Reader<'_> {
         if path.split('/').any(|p| p == "..") {
             return Err(format!("path `{path}` leaves the repository"));
         }
-        let shown = |rel: &str| -> String {
-            let full = match (path.is_empty(), rel.is_empty()) {
-                (true, _) => rel.to_string(),
-                (false, true) => path.clone(),
-                (false, false) => format!("{path}/{rel}"),
-            };
-            escape_control(&format!("{revision}:{full}")).into_owned()
-        };
-        let (source_type, temp) = {
+        let (source_type, temp, label) = {
             let repo = self.repo(&source.repo_url)?;
             let commit = resolve_commit(repo, &revision)?;
-            let root = commit.tree().map_err(|e| e.message().to_string())?;
-            let tree = subtree(repo, &root, &path, &revision)?;
+            let tree = RevisionTree::at(repo, commit.tree_id(), &revision, &path)?;
+            let label = tree.shown("");
             let explicit = [
                 (source.helm.is_some(), SourceType::Helm),
                 (source.kustomize.is_some(), SourceType::Kustomize),
                 (source.directory.is_some(), SourceType::Directory),
             ];
             let source_type = match explicit.iter().filter(|(set, _)| *set).count() {
-                0 => detect_in_tree(&tree),
+                0 => detect_in_tree(&tree.folder()?),
                 1 => explicit
                     .iter()
                     .find(|(set, _)| *set)
@@ -361,27 +354,31 @@ impl Reader<'_> {
             };
             if source_type == SourceType::Directory {
                 let dir = source.directory.clone().unwrap_or_default();
-                read_directory(repo, &tree, &dir, &shown, files)?;
-                (source_type, None)
+                files.append(&mut tree.manifests(&TreeFilter {
+                    recurse: dir.recurse,
+                    include: dir.include.as_deref(),
+                    exclude: dir.exclude.as_deref(),
+                    refuse_jsonnet: true,
+                })?);
+                (source_type, None, label)
             } else {
                 // Kustomize and Helm need the files on disk: the whole tree (bases and value files
                 // may live anywhere in the repository), written to a temporary folder.
                 let temp = TempDir::new("app")?;
-                export_tree(repo, &root, temp.path())?;
-                (source_type, Some(temp))
+                export_tree(repo, &tree.root()?, temp.path())?;
+                (source_type, Some(temp), label)
             }
         };
         let Some(temp) = temp else {
             self.found.push(SourceInfo {
                 source_type: "directory",
-                path: shown(""),
+                path: label,
                 renderer: None,
                 application: Some(self.app.name.clone()),
             });
             return Ok(());
         };
         let app_dir = temp.path().join(&path);
-        let label = shown("");
         let mut file = match source_type {
             SourceType::Kustomize => {
                 let options = RenderOptions {
@@ -607,26 +604,18 @@ pub fn read_git_app(
     source_type: Option<SourceType>,
     options: &RenderOptions,
 ) -> Result<Option<InputFile>, String> {
-    let path = path.unwrap_or("").trim_matches('/').to_string();
-    let repository = git2::Repository::discover(repo).map_err(|e| {
-        format!(
-            "{} is not a Git repository: {}",
-            repo.display(),
-            e.message()
-        )
-    })?;
-    let commit = repository
-        .revparse_single(revision)
-        .and_then(|o| o.peel_to_commit())
-        .map_err(|e| format!("unknown revision `{revision}`: {}", e.message()))?;
-    let root = commit.tree().map_err(|e| e.message().to_string())?;
-    let tree = subtree(&repository, &root, &path, revision)?;
-    let source_type = source_type.unwrap_or_else(|| detect_in_tree(&tree));
+    let repository = git::open_repository(repo)?;
+    let tree = RevisionTree::new(&repository, revision, path)?;
+    let source_type = match source_type {
+        Some(t) => t,
+        None => detect_in_tree(&tree.folder()?),
+    };
     if source_type == SourceType::Directory {
         return Ok(None);
     }
+    let path = tree.path.clone();
     let temp = TempDir::new("rev")?;
-    export_tree(&repository, &root, temp.path())?;
+    export_tree(&repository, &tree.root()?, temp.path())?;
     let mut options = options.clone();
     if options.release_name.is_none() {
         let base = path.rsplit('/').next().filter(|b| !b.is_empty());
@@ -635,7 +624,7 @@ pub fn read_git_app(
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
         options.release_name = base.map(str::to_string).or(repo_name);
     }
-    let label = escape_control(&format!("{revision}:{path}")).into_owned();
+    let label = tree.shown("");
     let dir = temp.path().join(&path);
     if source_type == SourceType::Helm {
         build_dependencies(&dir)?;
@@ -686,16 +675,9 @@ fn build_dependencies(chart: &Path) -> Result<(), String> {
 /// The source type of `path` at `revision` as detected in the tree; `None` when it cannot be
 /// read (the read itself reports why).
 pub fn git_source_type(repo: &Path, revision: &str, path: Option<&str>) -> Option<SourceType> {
-    let repository = git2::Repository::discover(repo).ok()?;
-    let commit = repository
-        .revparse_single(revision)
-        .ok()?
-        .peel_to_commit()
-        .ok()?;
-    let root = commit.tree().ok()?;
-    let path = path.unwrap_or("").trim_matches('/');
-    let tree = subtree(&repository, &root, path, revision).ok()?;
-    Some(detect_in_tree(&tree))
+    let repository = git::open_repository(repo).ok()?;
+    let tree = RevisionTree::new(&repository, revision, path).ok()?;
+    Some(detect_in_tree(&tree.folder().ok()?))
 }
 
 /// Whether a repoURL is fetched with `git` (any URL) rather than opened (a local path).
@@ -794,24 +776,6 @@ fn resolve_commit<'r>(
         .map_err(|e| format!("unknown targetRevision `{revision}`: {}", e.message()))
 }
 
-fn subtree<'r>(
-    repo: &'r git2::Repository,
-    root: &git2::Tree<'r>,
-    path: &str,
-    revision: &str,
-) -> Result<git2::Tree<'r>, String> {
-    if path.is_empty() {
-        return Ok(root.clone());
-    }
-    let entry = root
-        .get_path(Path::new(path))
-        .map_err(|_| format!("path `{path}` does not exist at revision `{revision}`"))?;
-    entry
-        .to_object(repo)
-        .and_then(|o| o.peel_to_tree())
-        .map_err(|_| format!("path `{path}` at revision `{revision}` is not a directory"))
-}
-
 /// Argo CD's detection on a Git tree: a Kustomization file → Kustomize, a `Chart.yaml` → Helm.
 fn detect_in_tree(tree: &git2::Tree) -> SourceType {
     let has = |name: &str| tree.get_name(name).is_some();
@@ -822,73 +786,6 @@ fn detect_in_tree(tree: &git2::Tree) -> SourceType {
     } else {
         SourceType::Directory
     }
-}
-
-/// A directory source: manifest files at the top of the path (every level with `recurse`),
-/// filtered by `include` / `exclude` globs matched against the path relative to the source's
-/// path, as Argo CD matches them.
-fn read_directory(
-    repo: &git2::Repository,
-    tree: &git2::Tree,
-    dir: &DirectorySource,
-    shown: &dyn Fn(&str) -> String,
-    files: &mut Vec<InputFile>,
-) -> Result<(), String> {
-    let include = dir.include.as_deref().filter(|s| !s.is_empty());
-    let exclude = dir.exclude.as_deref().filter(|s| !s.is_empty());
-    let mut blobs = Vec::new();
-    let mut jsonnet = None;
-    tree.walk(git2::TreeWalkMode::PreOrder, |root, entry| {
-        let Ok(name) = entry.name() else {
-            return git2::TreeWalkResult::Skip;
-        };
-        if entry.kind() == Some(git2::ObjectType::Tree) {
-            return if dir.recurse && !name.starts_with('.') {
-                git2::TreeWalkResult::Ok
-            } else {
-                git2::TreeWalkResult::Skip
-            };
-        }
-        let rel = format!("{root}{name}");
-        if exclude.is_some_and(|g| glob_match(g, &rel))
-            || include.is_some_and(|g| !glob_match(g, &rel))
-        {
-            return git2::TreeWalkResult::Ok;
-        }
-        if name.ends_with(".jsonnet") {
-            jsonnet.get_or_insert(rel.clone());
-        }
-        if entry.kind() == Some(git2::ObjectType::Blob) && is_manifest_name(name) {
-            blobs.push((rel, entry.id()));
-        }
-        git2::TreeWalkResult::Ok
-    })
-    .map_err(|e| e.message().to_string())?;
-    if let Some(file) = jsonnet {
-        return Err(format!(
-            "{} is Jsonnet, which Argo CD evaluates in directory sources; that is not supported yet (exclude it with directory.exclude, or render it yourself and pipe it)",
-            shown(&file)
-        ));
-    }
-    blobs.sort();
-    for (rel, id) in blobs {
-        let display = shown(&rel);
-        let blob = repo
-            .find_blob(id)
-            .map_err(|e| format!("{display}: {}", e.message()))?;
-        let limit = read::max_input_bytes();
-        if blob.size() as u64 > limit {
-            return Err(read::too_large(&display, limit));
-        }
-        let text = read::utf8_text(blob.content().to_vec(), &display)?;
-        let json = rel.ends_with(".json");
-        files.push(InputFile {
-            display: display.into(),
-            text,
-            json,
-        });
-    }
-    Ok(())
 }
 
 /// Glob matching as Argo CD's directory include/exclude: `*` any run of characters (also
