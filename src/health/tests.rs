@@ -864,3 +864,82 @@ fn lua_cached_states_stay_small() {
     // Without collection 40 × 6 MB stay cached; with it, a state holds its libraries and script.
     assert!(cached < 40 * 512 * 1024, "{cached} bytes cached");
 }
+
+/// The names a script can reach are exactly Lua 5.1's safe subset (what the sandbox exposed
+/// on Lua 5.1, and what gopher-lua offers of them), whatever Lua runs underneath.
+#[test]
+fn lua_sandbox_surface_is_lua_5_1_s_safe_subset() {
+    let candidates: &[(&str, &[&str])] = &[
+        (
+            "_G",
+            &[
+                "assert", "collectgarbage", "dofile", "error", "gcinfo", "getfenv",
+                "getmetatable", "ipairs", "load", "loadfile", "loadstring", "module",
+                "newproxy", "next", "pairs", "pcall", "print", "rawequal", "rawget", "rawlen",
+                "rawset", "require", "select", "setfenv", "setmetatable", "tonumber",
+                "tostring", "type", "unpack", "xpcall", "_G", "_ENV", "coroutine", "string",
+                "table", "math", "os", "io", "debug", "package", "bit32", "utf8", "warn",
+                "jit", "bit", "ffi",
+            ],
+        ),
+        (
+            "string",
+            &[
+                "byte", "char", "dump", "find", "format", "gfind", "gmatch", "gsub", "len",
+                "lower", "match", "rep", "reverse", "sub", "upper", "pack", "packsize",
+                "unpack",
+            ],
+        ),
+        (
+            "table",
+            &[
+                "concat", "foreach", "foreachi", "getn", "insert", "maxn", "remove", "setn",
+                "sort", "pack", "unpack", "move",
+            ],
+        ),
+        (
+            "math",
+            &[
+                "abs", "acos", "asin", "atan", "atan2", "ceil", "cos", "cosh", "deg", "exp",
+                "floor", "fmod", "frexp", "huge", "ldexp", "log", "log10", "max", "min", "mod",
+                "modf", "pi", "pow", "rad", "random", "randomseed", "sin", "sinh", "sqrt", "tan",
+                "tanh", "maxinteger", "mininteger", "tointeger", "type", "ult",
+            ],
+        ),
+        (
+            "os",
+            &[
+                "clock", "date", "difftime", "execute", "exit", "getenv", "remove", "rename",
+                "setlocale", "time", "tmpname",
+            ],
+        ),
+    ];
+    let mut body = String::from("local found = {}\n");
+    for (lib, names) in candidates {
+        for name in *names {
+            let value = if *lib == "_G" {
+                format!("_G[{name:?}]")
+            } else {
+                format!("(_G[{lib:?}] or {{}})[{name:?}]")
+            };
+            body.push_str(&format!(
+                "if {value} ~= nil then found[#found + 1] = \"{lib}.{name}\" end\n"
+            ));
+        }
+    }
+    body.push_str("return {status = 'Healthy', message = table.concat(found, ' ')}");
+    let found = assess(&widget(json!({})), &script(&body))
+        .expect("runs")
+        .message;
+    let expected = "_G.assert _G.error _G.getmetatable _G.ipairs _G.next _G.pairs _G.pcall _G.rawequal \
+        _G.rawget _G.rawset _G.select _G.setmetatable _G.tonumber _G.tostring _G.type _G.unpack \
+        _G.xpcall _G._G _G.string _G.table _G.math _G.os string.byte string.char \
+        string.find string.format string.gfind string.gmatch string.gsub string.len string.lower string.match \
+        string.rep string.reverse string.sub string.upper table.concat table.foreach table.foreachi table.getn \
+        table.insert table.maxn table.remove table.setn table.sort math.abs math.acos math.asin \
+        math.atan math.atan2 math.ceil math.cos math.cosh math.deg math.exp math.floor \
+        math.fmod math.frexp math.huge math.ldexp math.log math.log10 math.max math.min \
+        math.mod math.modf math.pi math.pow math.rad math.random math.randomseed math.sin \
+        math.sinh math.sqrt math.tan math.tanh os.clock os.date os.difftime os.time";
+    assert_eq!(found, expected);
+}
