@@ -1,11 +1,19 @@
-//! Custom health checks in Lua 5.1, run as Argo CD runs them (argo-cd `util/lua/lua.go`):
-//! the object is the global `obj`, the script returns `{status = ..., message = ...}`.
+//! Custom health checks run as Argo CD runs them (argo-cd `util/lua/lua.go`): the object is
+//! the global `obj`, the script returns `{status = ..., message = ...}`.
+//!
+//! Argo CD's Lua is gopher-lua: Lua 5.1 with `goto` and labels, every number a float64. We run
+//! Lua 5.2 (vendored through mlua), which is that language: `goto`, numbers all doubles
+//! (`tostring(4 / 2)` is "2"), and the sandbox below shows a script exactly Lua 5.1's safe names
+//! (`unpack`, `table.getn`, `table.maxn`, `math.mod`, `math.log10`, `string.gfind` come back as
+//! shims; 5.2's `rawlen`, `table.pack`, `table.unpack` are hidden). A table's `__gc` is never
+//! called (as in gopher-lua): a finalizer would run inside the collector, out of the time
+//! limit's reach.
 //!
 //! Sandbox: the base library without `dofile`, `loadfile`, `load`, `loadstring`, `require`,
 //! `module`, `getfenv`, `setfenv`, `collectgarbage`, `gcinfo`, `newproxy`, `print` and
 //! `coroutine`; `string` (without `string.dump`), `table`, `math`; `os` with only `time`,
 //! `date`, `clock` and `difftime` (Argo CD's "safe os"). No `io`, `package`, `debug`.
-//! Only Lua source is loaded, never precompiled bytecode (5.1's verifier is bypassable).
+//! Only Lua source is loaded, never precompiled bytecode (Lua 5.2 does not verify it).
 //! Limits per run: 1 s of time (an instruction-count hook checks the clock; `pcall` and
 //! `xpcall` cannot swallow the timeout; the C pattern matcher, which no hook can stop, refuses
 //! patterns whose backtracking could outlast the limit) and 32 MiB of memory per script state.
@@ -45,8 +53,9 @@ const MAX_CACHED: usize = 64;
 /// to finish within the time limit (Lua's matcher is C code, which the instruction hook cannot
 /// stop), and the function that builds each run's environment. Returns that function.
 const PRELUDE: &str = r#"
-local raw_pcall, raw_xpcall, select, unpack, error = pcall, xpcall, select, unpack, error
+local raw_pcall, raw_xpcall, select, unpack, error = pcall, xpcall, select, table.unpack, error
 local type, tostring, setmetatable, floor = type, tostring, setmetatable, math.floor
+local rawget, rawset, rawlen, pairs, log, fmod = rawget, rawset, rawlen, pairs, math.log, math.fmod
 local timed_out = __waves_timed_out
 __waves_timed_out = nil
 local function pack(...) return select('#', ...), { ... } end
@@ -60,9 +69,57 @@ xpcall = function(...)
   if not r[1] and timed_out() then error("timeout", 0) end
   return unpack(r, 1, n)
 end
+-- Lua 5.2 runs a table's __gc finalizer inside the collector, where no hook (and so no time
+-- limit) reaches. gopher-lua, Argo CD's Lua, never calls __gc: a metatable keeps its __gc
+-- field, but the table is set without it, so Lua never marks the table for finalization
+-- (adding __gc to the metatable later does not mark it either).
+_G.setmetatable = function(t, mt)
+  if type(mt) ~= "table" or rawget(mt, "__gc") == nil then return (setmetatable(t, mt)) end
+  local gc = rawget(mt, "__gc")
+  rawset(mt, "__gc", nil)
+  local ok, r = raw_pcall(setmetatable, t, mt)
+  rawset(mt, "__gc", gc)
+  if not ok then error(r, 2) end
+  return r
+end
+-- Lua 5.1 names that Lua 5.2 dropped or renamed (gopher-lua has them all).
+local function check_table(t, name)
+  if type(t) ~= "table" then
+    error("bad argument #1 to '" .. name .. "' (table expected, got " .. type(t) .. ")", 3)
+  end
+end
+_G.unpack = unpack
+table.getn = function(t) check_table(t, "getn") return rawlen(t) end
+table.setn = function() error("'setn' is obsolete", 2) end
+table.maxn = function(t)
+  check_table(t, "maxn")
+  local max = 0
+  for k in pairs(t) do
+    if type(k) == "number" and k > max then max = k end
+  end
+  return max
+end
+table.foreach = function(t, f)
+  check_table(t, "foreach")
+  for k, v in pairs(t) do
+    local r = f(k, v)
+    if r ~= nil then return r end
+  end
+end
+table.foreachi = function(t, f)
+  check_table(t, "foreachi")
+  for i = 1, rawlen(t) do
+    local r = f(i, t[i])
+    if r ~= nil then return r end
+  end
+end
+math.log10 = function(x) return log(x, 10) end
+math.mod = fmod
+-- ... and the names Lua 5.2 added, which Argo CD's Lua does not have.
+table.pack, table.unpack = nil, nil
 for _, name in ipairs({ "dofile", "loadfile", "load", "loadstring", "require", "module",
     "getfenv", "setfenv", "collectgarbage", "gcinfo", "newproxy", "print", "coroutine",
-    "package", "io", "debug" }) do
+    "package", "io", "debug", "rawlen", "bit32" }) do
   _G[name] = nil
 end
 string.dump = nil
@@ -118,6 +175,7 @@ end
 guard("find", string.find, true, true)
 guard("match", string.match, true, false)
 guard("gmatch", string.gmatch, false, false)
+string.gfind = string.gmatch
 guard("gsub", string.gsub, true, false)
 -- A script reaches the string library through every string value's metatable: hide it.
 getmetatable("").__metatable = false
@@ -225,15 +283,7 @@ fn classify(check: &CustomHealthCheck, e: &mlua::Error, timed_out: bool) -> Heal
     match e {
         mlua::Error::MemoryError(_) => memory_error(check),
         mlua::Error::SyntaxError { message, .. } => {
-            let mut text = clean(check, message);
-            if let Some(line) = goto_line(&check.script) {
-                text.push_str(&format!(
-                    " (the script uses `goto`/labels at line {line}: Argo CD's Lua (gopher-lua) \
-                     accepts them, the Lua 5.1 of kubectl waves does not yet; see \
-                     docs/decisions.md \"Lua runtime\")"
-                ));
-            }
-            error(check, HealthErrorKind::Syntax, text)
+            error(check, HealthErrorKind::Syntax, clean(check, message))
         }
         mlua::Error::CallbackError { cause, .. } => classify(check, cause, false),
         mlua::Error::WithContext { cause, .. } => classify(check, cause, false),
@@ -245,21 +295,6 @@ fn classify(check: &CustomHealthCheck, e: &mlua::Error, timed_out: bool) -> Heal
             clean(check, &other.to_string()),
         ),
     }
-}
-
-/// The first line holding a `goto` statement or a `::label::` (Lua 5.2 syntax), outside
-/// comments, if any.
-fn goto_line(script: &str) -> Option<usize> {
-    script.lines().enumerate().find_map(|(i, line)| {
-        let code = line.split("--").next().unwrap_or("");
-        let has_goto = code
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .any(|word| word == "goto");
-        let has_label = code
-            .find("::")
-            .is_some_and(|at| code[at + 2..].contains("::"));
-        (has_goto || has_label).then_some(i + 1)
-    })
 }
 
 fn memory_error(check: &CustomHealthCheck) -> HealthError {
@@ -305,8 +340,7 @@ impl Vm {
             .eval()
             .map_err(setup)?;
 
-        // Text only: Lua 5.1 runs precompiled bytecode unverified, and its verifier is known
-        // to be bypassable.
+        // Text only: Lua 5.2 runs precompiled bytecode unverified (it has no verifier at all).
         if check.script.as_bytes().starts_with(b"\x1bLua") {
             return Err(error(
                 check,

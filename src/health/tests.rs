@@ -943,3 +943,83 @@ fn lua_sandbox_surface_is_lua_5_1_s_safe_subset() {
         math.sinh math.sqrt math.tan math.tanh os.clock os.date os.difftime os.time";
     assert_eq!(found, expected);
 }
+
+/// Argo CD's Lua (gopher-lua) is Lua 5.1 plus `goto` and labels, numbers all float64.
+#[test]
+fn lua_runs_argo_cd_s_dialect() {
+    let body = r#"
+        local names = {}
+        for _, c in ipairs(obj.status.conditions) do
+          if c.status ~= "True" then goto continue end
+          table.insert(names, c.type)
+          ::continue::
+        end
+        local n = obj.status.replicas
+        return {status = "Healthy", message = table.concat(names, ",") .. " " .. tostring(n) ..
+          " " .. tostring(n / 3) .. " " .. tostring(4 / 2) .. " " .. string.format("%d", n) ..
+          " " .. tostring(math.floor(7 / 2)) .. " " .. type(n)}
+    "#;
+    let obj = widget(json!({"replicas": 6, "conditions": [
+        {"type": "Ready", "status": "True"}, {"type": "Stalled", "status": "False"},
+        {"type": "Synced", "status": "True"}]}));
+    let h = assess(&obj, &script(body)).expect("runs");
+    assert_eq!(h.message, "Ready,Synced 6 2 2 6 3 number");
+    // A `goto` loop is stopped by the time limit like any other.
+    let err = assess(&obj, &script("::top:: goto top")).expect_err("timeout");
+    assert_eq!(err.kind, HealthErrorKind::Timeout, "{err}");
+}
+
+/// The Lua 5.1 functions Lua 5.2 dropped behave as in 5.1.
+#[test]
+fn lua_5_1_functions_are_there() {
+    let body = r##"
+        local t = {10, 20, 30, [7] = 70, x = 1}
+        local seen = {}
+        table.foreachi({"a", "b"}, function(i, v) seen[#seen + 1] = i .. v end)
+        local found = table.foreach({k = "v"}, function(k, v) return k .. "=" .. v end)
+        local words = {}
+        for w in string.gfind("a b c", "%a") do words[#words + 1] = w end
+        local ok, err = pcall(table.setn, t, 3)
+        return {status = "Healthy", message = table.getn({1, 2, 3}) .. " " .. table.maxn(t) ..
+          " " .. table.concat(seen, ",") .. " " .. found .. " " .. table.concat(words) .. " " ..
+          math.log10(1000) .. " " .. math.mod(7, 3) .. " " .. select("#", unpack({1, 2, nil, 4}, 1, 4)) ..
+          " " .. tostring(ok) .. ":" .. tostring(err:find("obsolete") ~= nil)}
+    "##;
+    let h = assess(&widget(json!({})), &script(body)).expect("runs");
+    assert_eq!(h.message, "3 7 1a,2b k=v abc 3 1 4 false:true");
+    let err = assess(&widget(json!({})), &script("return {status = table.getn(nil)}"))
+        .expect_err("not a table");
+    assert!(err.message.contains("table expected, got nil"), "{err}");
+}
+
+/// A finalizer would run inside the collector, where the time limit cannot reach: as in
+/// gopher-lua, `__gc` is never called, also when it is added to the metatable afterwards.
+#[test]
+fn lua_finalizers_never_run() {
+    for body in [
+        "setmetatable({}, {__gc = function() while true do end end}) return {status = 'Healthy'}",
+        "local mt = {__gc = false} setmetatable({}, mt) mt.__gc = function() while true do end end return {status = 'Healthy'}",
+        "local mt = {} setmetatable({}, mt) mt.__gc = function() while true do end end return {status = 'Healthy'}",
+        "local t = setmetatable({}, {__gc = function() error('x') end}) t = nil for i = 1, 100000 do local _ = {i} end return {status = 'Healthy', message = tostring(getmetatable(setmetatable({}, {__gc = 1})).__gc)}",
+    ] {
+        let cfg = script(body);
+        for _ in 0..2 {
+            let start = Instant::now();
+            let h = assess(&widget(json!({})), &cfg).expect(body);
+            assert_eq!(h.status, HealthStatus::Healthy, "{body}");
+            assert!(start.elapsed() < Duration::from_secs(1), "{body}");
+        }
+    }
+    let h = assess(
+        &widget(json!({})),
+        &script("return {status = 'Healthy', message = tostring(getmetatable(setmetatable({}, {__gc = 1})).__gc)}"),
+    )
+    .expect("runs");
+    assert_eq!(h.message, "1", "the metatable keeps its field");
+    let err = assess(
+        &widget(json!({})),
+        &script("setmetatable(1, {__gc = 1}) return {status = 'Healthy'}"),
+    )
+    .expect_err("not a table");
+    assert_eq!(err.kind, HealthErrorKind::Runtime, "{err}");
+}
