@@ -16,7 +16,7 @@
 //! Only Lua source is loaded, never precompiled bytecode (Lua 5.2 does not verify it).
 //! Limits per run: 1 s of time (an instruction-count hook checks the clock; `pcall` and
 //! `xpcall` cannot swallow the timeout; the C pattern matcher, which no hook can stop, refuses
-//! patterns whose backtracking could outlast the limit) and 32 MiB of memory per script state.
+//! a call whose backtracking could outlast the limit, estimated by `pattern::match_cost`) and 32 MiB of memory per script state.
 //!
 //! Every check is a pure function of its object (and the clock): each run gets a fresh global
 //! environment and its own read-only views of `string`, `table`, `math` and `os` (with a
@@ -125,48 +125,20 @@ end
 string.dump = nil
 os = { time = os.time, date = os.date, clock = os.clock, difftime = os.difftime }
 
--- Backtracking in a pattern costs at most (subject length + 1) ^ (repetitions) steps per
--- start position; beyond MATCH_BUDGET steps the call is refused with an error.
+-- Lua's pattern matcher is C code, which the instruction hook cannot stop: each call's worst
+-- case is estimated first (src/health/pattern.rs) and refused beyond MATCH_BUDGET steps.
 local MATCH_BUDGET = __waves_match_budget
-__waves_match_budget = nil
-local byte = string.byte
-local function repetitions(p)
-  local k, i, n = 0, 1, #p
-  while i <= n do
-    local c = byte(p, i)
-    if c == 37 then -- %x, %b (balanced: a scan per attempt)
-      if byte(p, i + 1) == 98 then k = k + 1 end
-      i = i + 2
-    elseif c == 91 then -- [set]
-      i = i + 1
-      if byte(p, i) == 94 then i = i + 1 end
-      if byte(p, i) == 93 then i = i + 1 end
-      while i <= n and byte(p, i) ~= 93 do
-        if byte(p, i) == 37 then i = i + 1 end
-        i = i + 1
-      end
-      i = i + 1
-    else
-      if c == 42 or c == 43 or c == 45 or c == 63 then k = k + 1 end
-      i = i + 1
-    end
-  end
-  return k
-end
+local match_cost = __waves_match_cost
+__waves_match_budget, __waves_match_cost = nil, nil
 local function guard(name, raw, anchors, plain_arg)
   string[name] = function(s, p, ...)
     local ts, tp = type(s), type(p)
     if (ts == "string" or ts == "number") and (tp == "string" or tp == "number")
         and not (plain_arg and select(2, ...)) then
       s, p = tostring(s), tostring(p)
-      local k = repetitions(p)
-      if k > 0 then
-        local n = #s + 1
-        local starts = (anchors and byte(p, 1) == 94) and 1 or n
-        if starts * n ^ k > MATCH_BUDGET then
-          error("string." .. name .. ": the pattern repeats " .. k .. " time(s) over a " .. #s ..
-            "-character string, which could take longer than the time limit; use a simpler pattern or string.find(s, p, 1, true)", 2)
-        end
+      if match_cost(p, #s, anchors) > MATCH_BUDGET then
+        error("string." .. name .. ": the pattern " .. string.format("%q", p) .. " could backtrack over the " .. #s ..
+          "-character string for longer than the time limit; use a pattern whose repeated items cannot match the same characters, or string.find(s, p, 1, true)", 2)
       end
     end
     return raw(s, p, ...)
@@ -215,8 +187,10 @@ return function(obj)
 end
 "#;
 
-/// The most backtracking steps one pattern call may take (see `PRELUDE`): about 0.1 s of C.
-const MATCH_BUDGET: f64 = 2e8;
+/// The most backtracking steps one pattern call may take (see `PRELUDE` and
+/// `pattern::match_cost`). Measured with Lua 5.2 at -O0 (the dev profile) on the 2-core CI
+/// machine: 20 ns a step idle, up to 70 ns under load, so 0.1 to 0.35 s.
+const MATCH_BUDGET: f64 = 5e6;
 
 /// A state that holds more than this after a run and a full collection is not kept.
 const MAX_CACHED_STATE: usize = 1024 * 1024;
@@ -333,6 +307,14 @@ impl Vm {
             .map_err(setup)?;
         lua.globals()
             .raw_set("__waves_match_budget", MATCH_BUDGET)
+            .map_err(setup)?;
+        let cost = lua
+            .create_function(|_, (pattern, len, anchors): (mlua::String, usize, bool)| {
+                Ok(super::pattern::match_cost(&pattern.as_bytes(), len, anchors))
+            })
+            .map_err(setup)?;
+        lua.globals()
+            .raw_set("__waves_match_cost", cost)
             .map_err(setup)?;
         let make_env: Function = lua
             .load(PRELUDE)

@@ -24,6 +24,7 @@ pub(crate) mod glob;
 mod lua;
 mod object;
 mod operators;
+mod pattern;
 #[cfg(test)]
 mod tests;
 pub mod tree;
