@@ -383,7 +383,7 @@ fn plan_strict_passes_on_the_corpus_of_public_apps() {
         .filter(|p| p.is_dir())
         .collect();
     apps.sort();
-    assert!(apps.len() >= 3, "{apps:?}");
+    assert!(apps.len() >= 4, "{apps:?}");
     for app in &apps {
         let (code, out, err) = run(&["plan", "--strict", app.to_str().unwrap()]);
         assert_eq!(code, 0, "{}: {err}", app.display());
