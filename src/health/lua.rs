@@ -310,7 +310,11 @@ impl Vm {
             .map_err(setup)?;
         let cost = lua
             .create_function(|_, (pattern, len, anchors): (mlua::String, usize, bool)| {
-                Ok(super::pattern::match_cost(&pattern.as_bytes(), len, anchors))
+                Ok(super::pattern::match_cost(
+                    &pattern.as_bytes(),
+                    len,
+                    anchors,
+                ))
             })
             .map_err(setup)?;
         lua.globals()

@@ -47,7 +47,11 @@ fn in_class(class: u8, c: u8) -> bool {
         b'z' => c == 0,
         _ => return c == class,
     };
-    if class.is_ascii_uppercase() { !yes } else { yes }
+    if class.is_ascii_uppercase() {
+        !yes
+    } else {
+        yes
+    }
 }
 
 fn class_set(class: u8) -> [bool; 256] {

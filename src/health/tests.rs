@@ -830,8 +830,7 @@ fn lua_costly_patterns_are_refused_within_the_time_limit() {
         assert!(start.elapsed() < Duration::from_secs(2), "{body}");
         assert_eq!(err.kind, HealthErrorKind::Runtime, "{body}: {err}");
         assert!(
-            err.message
-                .contains("for longer than the time limit"),
+            err.message.contains("for longer than the time limit"),
             "{err}"
         );
     }
@@ -841,14 +840,21 @@ fn lua_costly_patterns_are_refused_within_the_time_limit() {
     let start = Instant::now();
     let h = assess(&widget(json!({})), &script(body)).expect("just under the budget");
     assert_eq!(h.message, "nil");
-    assert!(start.elapsed() < Duration::from_millis(900), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        start.elapsed()
+    );
     let body = "local s = string.rep('1', 2300) return {status = 'Healthy', message = tostring(string.find(s, '%d+x'))}";
-    assert!(assess(&widget(json!({})), &script(body)).is_err(), "just over the budget");
+    assert!(
+        assess(&widget(json!({})), &script(body)).is_err(),
+        "just over the budget"
+    );
     // Repetitions ended by a character they cannot match add up instead of multiplying
     // (Argo CD's AdvancedCronJob reads a date with six `%d+`).
     let body = "local y, mo, d, h, mi, s = string.match(obj.status.t, '(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)Z') return {status = 'Healthy', message = y .. mo .. d .. h .. mi .. s}";
     let h = assess(&widget(json!({"t": "2024-05-06T07:08:09Z"})), &script(body)).expect("runs");
-    assert_eq!(h.message, "202405060708" .to_string() + "09");
+    assert_eq!(h.message, "202405060708".to_string() + "09");
     // Ordinary use is untouched.
     let body = "local m = ('Ready: 3/3 pods'):match('(%d+)/(%d+)') local s = string.gsub('a-b', '-', '+') return {status = 'Healthy', message = m .. s .. tostring(string.find('x.y', '.', 1, true))}";
     let h = assess(&widget(json!({})), &script(body)).expect("runs");
@@ -887,21 +893,59 @@ fn lua_sandbox_surface_is_lua_5_1_s_safe_subset() {
         (
             "_G",
             &[
-                "assert", "collectgarbage", "dofile", "error", "gcinfo", "getfenv",
-                "getmetatable", "ipairs", "load", "loadfile", "loadstring", "module",
-                "newproxy", "next", "pairs", "pcall", "print", "rawequal", "rawget", "rawlen",
-                "rawset", "require", "select", "setfenv", "setmetatable", "tonumber",
-                "tostring", "type", "unpack", "xpcall", "_G", "_ENV", "coroutine", "string",
-                "table", "math", "os", "io", "debug", "package", "bit32", "utf8", "warn",
-                "jit", "bit", "ffi",
+                "assert",
+                "collectgarbage",
+                "dofile",
+                "error",
+                "gcinfo",
+                "getfenv",
+                "getmetatable",
+                "ipairs",
+                "load",
+                "loadfile",
+                "loadstring",
+                "module",
+                "newproxy",
+                "next",
+                "pairs",
+                "pcall",
+                "print",
+                "rawequal",
+                "rawget",
+                "rawlen",
+                "rawset",
+                "require",
+                "select",
+                "setfenv",
+                "setmetatable",
+                "tonumber",
+                "tostring",
+                "type",
+                "unpack",
+                "xpcall",
+                "_G",
+                "_ENV",
+                "coroutine",
+                "string",
+                "table",
+                "math",
+                "os",
+                "io",
+                "debug",
+                "package",
+                "bit32",
+                "utf8",
+                "warn",
+                "jit",
+                "bit",
+                "ffi",
             ],
         ),
         (
             "string",
             &[
                 "byte", "char", "dump", "find", "format", "gfind", "gmatch", "gsub", "len",
-                "lower", "match", "rep", "reverse", "sub", "upper", "pack", "packsize",
-                "unpack",
+                "lower", "match", "rep", "reverse", "sub", "upper", "pack", "packsize", "unpack",
             ],
         ),
         (
@@ -914,17 +958,58 @@ fn lua_sandbox_surface_is_lua_5_1_s_safe_subset() {
         (
             "math",
             &[
-                "abs", "acos", "asin", "atan", "atan2", "ceil", "cos", "cosh", "deg", "exp",
-                "floor", "fmod", "frexp", "huge", "ldexp", "log", "log10", "max", "min", "mod",
-                "modf", "pi", "pow", "rad", "random", "randomseed", "sin", "sinh", "sqrt", "tan",
-                "tanh", "maxinteger", "mininteger", "tointeger", "type", "ult",
+                "abs",
+                "acos",
+                "asin",
+                "atan",
+                "atan2",
+                "ceil",
+                "cos",
+                "cosh",
+                "deg",
+                "exp",
+                "floor",
+                "fmod",
+                "frexp",
+                "huge",
+                "ldexp",
+                "log",
+                "log10",
+                "max",
+                "min",
+                "mod",
+                "modf",
+                "pi",
+                "pow",
+                "rad",
+                "random",
+                "randomseed",
+                "sin",
+                "sinh",
+                "sqrt",
+                "tan",
+                "tanh",
+                "maxinteger",
+                "mininteger",
+                "tointeger",
+                "type",
+                "ult",
             ],
         ),
         (
             "os",
             &[
-                "clock", "date", "difftime", "execute", "exit", "getenv", "remove", "rename",
-                "setlocale", "time", "tmpname",
+                "clock",
+                "date",
+                "difftime",
+                "execute",
+                "exit",
+                "getenv",
+                "remove",
+                "rename",
+                "setlocale",
+                "time",
+                "tmpname",
             ],
         ),
     ];
@@ -1001,8 +1086,11 @@ fn lua_5_1_functions_are_there() {
     "##;
     let h = assess(&widget(json!({})), &script(body)).expect("runs");
     assert_eq!(h.message, "3 7 1a,2b k=v abc 3 1 4 false:true");
-    let err = assess(&widget(json!({})), &script("return {status = table.getn(nil)}"))
-        .expect_err("not a table");
+    let err = assess(
+        &widget(json!({})),
+        &script("return {status = table.getn(nil)}"),
+    )
+    .expect_err("not a table");
     assert!(err.message.contains("table expected, got nil"), "{err}");
 }
 
