@@ -18,11 +18,46 @@
 //! the empty string: then a start fails on its first character or succeeds (`%s+` in a gsub
 //! is linear).
 
+/// A set of bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ByteSet([u64; 4]);
+
+impl ByteSet {
+    fn from_fn(f: impl Fn(u8) -> bool) -> ByteSet {
+        let mut set = ByteSet([0; 4]);
+        for c in 0..=255u8 {
+            if f(c) {
+                set.insert(c);
+            }
+        }
+        set
+    }
+    fn insert(&mut self, c: u8) {
+        self.0[usize::from(c / 64)] |= 1 << (c % 64);
+    }
+    fn contains(&self, c: u8) -> bool {
+        self.0[usize::from(c / 64)] & (1 << (c % 64)) != 0
+    }
+    fn union(&mut self, other: ByteSet) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a |= b;
+        }
+    }
+    fn negate(&mut self) {
+        for a in &mut self.0 {
+            *a = !*a;
+        }
+    }
+    fn disjoint(&self, other: &ByteSet) -> bool {
+        self.0.iter().zip(other.0).all(|(a, b)| a & b == 0)
+    }
+}
+
 /// One position-consuming item of a pattern.
 #[derive(Debug, Clone, PartialEq)]
 enum Item {
     /// A single character class with its repetition (`None`, `*`, `+`, `-`, `?`).
-    Class { set: [bool; 256], rep: Option<u8> },
+    Class { set: ByteSet, rep: Option<u8> },
     /// `%bxy`: scans to the balancing `y`; one continuation.
     Balanced { open: u8 },
     /// `%1`…`%9`: compares a captured string; one continuation.
@@ -54,13 +89,13 @@ fn in_class(class: u8, c: u8) -> bool {
     }
 }
 
-fn class_set(class: u8) -> [bool; 256] {
-    std::array::from_fn(|c| in_class(class, c as u8))
+fn class_set(class: u8) -> ByteSet {
+    ByteSet::from_fn(|c| in_class(class, c))
 }
 
 /// Parses `[...]` starting at `p[at] == b'['`; returns the set and the index after `]`, or
 /// None for a malformed set (Lua then raises its own error before matching anything).
-fn bracket_set(p: &[u8], at: usize) -> Option<([bool; 256], usize)> {
+fn bracket_set(p: &[u8], at: usize) -> Option<(ByteSet, usize)> {
     let mut i = at + 1;
     let negate = p.get(i) == Some(&b'^');
     if negate {
@@ -81,30 +116,25 @@ fn bracket_set(p: &[u8], at: usize) -> Option<([bool; 256], usize)> {
         }
     }
     let body = &p[start..end];
-    let mut set = [false; 256];
+    let mut set = ByteSet([0; 4]);
     let mut j = 0;
     while j < body.len() {
         let c = body[j];
         if c == b'%' && j + 1 < body.len() {
-            let class = class_set(body[j + 1]);
-            for (s, add) in set.iter_mut().zip(class) {
-                *s |= add;
-            }
+            set.union(class_set(body[j + 1]));
             j += 2;
         } else if j + 2 < body.len() && body[j + 1] == b'-' {
             for x in c..=body[j + 2] {
-                set[x as usize] = true;
+                set.insert(x);
             }
             j += 3;
         } else {
-            set[c as usize] = true;
+            set.insert(c);
             j += 1;
         }
     }
     if negate {
-        for s in &mut set {
-            *s = !*s;
-        }
+        set.negate();
     }
     Some((set, end + 1))
 }
@@ -150,8 +180,8 @@ fn items(p: &[u8]) -> Option<Vec<Item>> {
                 class => (class_set(class), i + 2),
             },
             b'[' => bracket_set(p, i)?,
-            b'.' => ([true; 256], i + 1),
-            literal => (std::array::from_fn(|x| x == literal as usize), i + 1),
+            b'.' => (ByteSet([u64::MAX; 4]), i + 1),
+            literal => (ByteSet::from_fn(|x| x == literal), i + 1),
         };
         let rep = p
             .get(next)
@@ -166,7 +196,7 @@ fn items(p: &[u8]) -> Option<Vec<Item>> {
 /// Whether a repetition of `set` followed by `rest` goes on at one position only: the rest
 /// can match the empty string (its first try succeeds), or its first item fails on every
 /// character of `set` (so the rest fails at once inside the run).
-fn fences(set: &[bool; 256], rest: &[Item]) -> bool {
+fn fences(set: &ByteSet, rest: &[Item]) -> bool {
     let nullable = rest.iter().all(|item| {
         matches!(
             item,
@@ -182,8 +212,8 @@ fn fences(set: &[bool; 256], rest: &[Item]) -> bool {
             Item::Class {
                 set: other,
                 rep: None | Some(b'+'),
-            } => set.iter().zip(other).all(|(a, b)| !(*a && *b)),
-            Item::Balanced { open } => !set[*open as usize],
+            } => set.disjoint(other),
+            Item::Balanced { open } => !set.contains(*open),
             Item::Class { .. } | Item::BackRef => false,
         }
 }
