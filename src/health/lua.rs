@@ -309,13 +309,15 @@ impl Vm {
             .raw_set("__waves_match_budget", MATCH_BUDGET)
             .map_err(setup)?;
         let cost = lua
-            .create_function(|_, (pattern, len, anchors): (mlua::LuaString, usize, bool)| {
-                Ok(super::pattern::match_cost(
-                    &pattern.as_bytes(),
-                    len,
-                    anchors,
-                ))
-            })
+            .create_function(
+                |_, (pattern, len, anchors): (mlua::LuaString, usize, bool)| {
+                    Ok(super::pattern::match_cost(
+                        &pattern.as_bytes(),
+                        len,
+                        anchors,
+                    ))
+                },
+            )
             .map_err(setup)?;
         lua.globals()
             .raw_set("__waves_match_cost", cost)
