@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
-# Peak memory (RSS) of `plan`, `health` and `annotate --write` against input size, on folders
-# of small ConfigMaps (about 200 bytes each, 1 MB per file). Prints one table row per size
-# with the peak in MB and its ratio to the input size; never asserts (see docs/reliability.md
+# Peak memory (RSS) of `plan`, `health` and `annotate --write` (with and without `--rewrite`,
+# which edits every file) against input size, on folders
+# of small ConfigMaps (about 200 bytes each, 1 MB per file): the worst case per byte, as the
+# cost of an object is mostly per object. Prints one table row per size and command with the
+# peak in MB and its ratio to the input size; never asserts (see docs/reliability.md
 # for the figures and the target: a small multiple of the input).
 #
 #   bench/memory.sh                  # 25, 50 and 100 MB, release build
 #   SIZES="10 20" PROFILE=debug bench/memory.sh
+#   BIN=/path/to/kubectl-waves SIZES=10 bench/memory.sh   # another build, e.g. an older one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=${SIZES:-25 50 100}
 profile=${PROFILE:-release}
-if [ "$profile" = release ]; then
-  cargo build --release --locked --quiet
+if [ -n "${BIN:-}" ]; then
+  bin=$BIN
 else
-  cargo build --locked --quiet
+  if [ "$profile" = release ]; then
+    cargo build --release --locked --quiet
+  else
+    cargo build --locked --quiet
+  fi
+  bin=$PWD/target/$profile/kubectl-waves
 fi
-bin=$PWD/target/$profile/kubectl-waves
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -50,13 +57,18 @@ for mb in $sizes; do
   dir=$work/in-$mb
   make_input "$dir" "$mb"
   bytes=$(du -sb "$dir" | cut -f1)
-  for cmd in plan health annotate; do
+  for cmd in plan health annotate annotate-rewrite; do
     case $cmd in
       plan) args=(plan "$dir" -o json) ;;
       health) args=(health "$dir") ;;
       annotate)
+        # The waves written are kept: nothing to edit, the analysis alone.
         rm -rf "$work/copy" && cp -r "$dir" "$work/copy"
         args=(annotate "$work/copy" --write) ;;
+      annotate-rewrite)
+        # Every wave recomputed (to 0): every file edited.
+        rm -rf "$work/copy" && cp -r "$dir" "$work/copy"
+        args=(annotate "$work/copy" --write --rewrite) ;;
     esac
     read -r secs kb < <(measure "$bin" "${args[@]}")
     printf '%-8s %-22s %10s %10s %8s\n' "${mb}MB" "$cmd" "$secs" "$((kb / 1024))" \

@@ -107,9 +107,9 @@ pub fn edit(data: &[u8]) {
         );
         assert_eq!(after.len(), objects.len(), "objects appeared or vanished");
         for (before, after) in objects.iter().zip(&after) {
-            let mut intended = before.value.clone();
+            let mut intended = serde_json::Value::clone(&before.value);
             set_wave(&mut intended);
-            assert_eq!(after.value, intended, "the edit changed more than the wave");
+            assert_eq!(*after.value, intended, "the edit changed more than the wave");
         }
         let diff = similar::TextDiff::from_lines(text, &new);
         let inserted: std::collections::HashSet<&str> = diff

@@ -67,7 +67,7 @@ fn info(plan: &Plan, object: usize) -> ObjectInfo {
 }
 
 fn normalized(plan: &Plan, object: usize) -> serde_json::Value {
-    let mut v = plan.objects[object].value.clone();
+    let mut v = serde_json::Value::clone(&plan.objects[object].value);
     strip_noise(&mut v);
     v
 }

@@ -239,7 +239,7 @@ pub fn edit_text(text: &str, format: Format, edits: &[ObjectEdit]) -> Result<Str
 /// Applies `edits` to the file at `path` (format as [`Format::detect`] says) and replaces it
 /// atomically; returns whether it changed. On any error the file is left untouched.
 pub fn edit_file(path: &Path, edits: &[ObjectEdit]) -> Result<bool, EditError> {
-    let written = edit_one(path, edits)?;
+    let written = edit_one(path, edits, None)?;
     if let Some(dir) = &written {
         sync_dir(dir);
     }
@@ -254,6 +254,7 @@ pub fn edit_files(jobs: &[(PathBuf, Vec<ObjectEdit>)]) -> Vec<Result<bool, EditE
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers = (threads * 4).clamp(16, 64).min(jobs.len());
     let next = AtomicUsize::new(0);
+    let budget = TextBudget::new(EDIT_TEXT_BUDGET);
     type Slot = Mutex<Option<Result<Option<PathBuf>, EditError>>>;
     let results: Vec<Slot> = jobs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
@@ -264,7 +265,7 @@ pub fn edit_files(jobs: &[(PathBuf, Vec<ObjectEdit>)]) -> Vec<Result<bool, EditE
                     let Some((path, edits)) = jobs.get(i) else {
                         break;
                     };
-                    let result = edit_one(path, edits);
+                    let result = edit_one(path, edits, Some(&budget));
                     if let Ok(mut slot) = results[i].lock() {
                         *slot = Some(result);
                     }
@@ -297,8 +298,63 @@ pub fn edit_files(jobs: &[(PathBuf, Vec<ObjectEdit>)]) -> Vec<Result<bool, EditE
         .collect()
 }
 
+/// How many bytes of files [`edit_files`] edits at once. Editing a file takes many times its
+/// size (the editor's tree, the re-parse that proves the edit, the new text), so many workers
+/// on large files would add up to gigabytes; the workers are there for the fsyncs of many
+/// small files, which this leaves all running. A larger file is edited alone.
+const EDIT_TEXT_BUDGET: u64 = 4 << 20;
+
+/// A count of the bytes being edited, shared by the workers of [`edit_files`].
+struct TextBudget {
+    limit: u64,
+    used: std::sync::Mutex<u64>,
+    freed: std::sync::Condvar,
+}
+
+/// `bytes` of a [`TextBudget`], given back when dropped.
+struct TextBudgetShare<'a> {
+    budget: &'a TextBudget,
+    bytes: u64,
+}
+
+impl TextBudget {
+    fn new(limit: u64) -> Self {
+        TextBudget {
+            limit,
+            used: std::sync::Mutex::new(0),
+            freed: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Waits until `bytes` fit (or nothing else is being edited), then takes them.
+    fn take(&self, bytes: u64) -> TextBudgetShare<'_> {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        while *used > 0 && used.saturating_add(bytes) > self.limit {
+            used = self.freed.wait(used).unwrap_or_else(|e| e.into_inner());
+        }
+        *used += bytes;
+        TextBudgetShare {
+            budget: self,
+            bytes,
+        }
+    }
+}
+
+impl Drop for TextBudgetShare<'_> {
+    fn drop(&mut self) {
+        let mut used = self.budget.used.lock().unwrap_or_else(|e| e.into_inner());
+        *used -= self.bytes;
+        self.budget.freed.notify_all();
+    }
+}
+
 /// Edits one file; returns the directory whose entry changed, `None` when nothing changed.
-fn edit_one(path: &Path, edits: &[ObjectEdit]) -> Result<Option<PathBuf>, EditError> {
+/// With a `budget`, waits until the file's size fits in it.
+fn edit_one(
+    path: &Path,
+    edits: &[ObjectEdit],
+    budget: Option<&TextBudget>,
+) -> Result<Option<PathBuf>, EditError> {
     let io = |source| EditError::Io {
         path: path.to_owned(),
         source,
@@ -324,6 +380,7 @@ fn edit_one(path: &Path, edits: &[ObjectEdit]) -> Result<Option<PathBuf>, EditEr
     }
     refuse_read_only(&target, &meta)?;
     remove_stale_temps(&target);
+    let _share = budget.map(|b| b.take(meta.len()));
     let bytes = crate::manifest::read::read_capped(
         fs::File::open(&target).map_err(io)?,
         &crate::manifest::read::display_path(path),

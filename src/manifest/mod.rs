@@ -178,7 +178,12 @@ pub fn parse_files(files: &[InputFile]) -> Loaded {
 }
 
 fn collect(results: Vec<(Vec<Object>, Vec<Diagnostic>)>) -> Loaded {
-    let mut loaded = Loaded::default();
+    // Sized once: growing by doubling would hold up to twice the room, and copy it all.
+    let count = results.iter().map(|(objects, _)| objects.len()).sum();
+    let mut loaded = Loaded {
+        objects: Vec::with_capacity(count),
+        ..Loaded::default()
+    };
     for (mut objects, mut diags) in results {
         loaded.objects.append(&mut objects);
         loaded.diagnostics.append(&mut diags);

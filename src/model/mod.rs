@@ -7,6 +7,7 @@ pub mod reference;
 
 use serde_json::Value;
 use std::fmt;
+use std::sync::Arc;
 
 pub use crate::source::Source;
 pub use annotations::{
@@ -37,8 +38,9 @@ pub struct Object {
     pub generate_name: bool,
     pub source: Source,
     pub path: ObjectPath,
-    /// The whole object as parsed.
-    pub value: Value,
+    /// The whole object as parsed. Shared, not copied, by the clones of an object (the
+    /// proposal of `annotate` is the input with other waves): it is most of an object's size.
+    pub value: Arc<Value>,
     pub annotations: Annotations,
 }
 

@@ -71,7 +71,7 @@ impl Unit {
                 &hooks::hook_name_label(&o.name, o.generate_name),
             )
         } else {
-            o.value.clone()
+            Value::clone(&o.value)
         };
         if !namespace.is_empty()
             && let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut)
