@@ -240,3 +240,37 @@ pub fn find_object(objects: &[Object], query: &str) -> Result<usize, String> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proposal_shares_the_parsed_objects_instead_of_copying_them() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations:\n    argocd.argoproj.io/sync-wave: \"3\"\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: b\n";
+        let files = vec![InputFile {
+            display: "m.yaml".into(),
+            text: text.into(),
+            json: false,
+        }];
+        let options = Options {
+            rewrite: true,
+            ..Options::default()
+        };
+        let a = run_files(files, Vec::new(), options).expect("annotated");
+        let current = &a.current.plan.objects;
+        let proposed = &a.proposed.plan.objects;
+        assert_eq!(current.len(), 2);
+        assert_eq!(proposed.len(), 2);
+        for (c, p) in current.iter().zip(proposed) {
+            assert!(
+                std::sync::Arc::ptr_eq(&c.value, &p.value),
+                "{} was copied",
+                c.display_name()
+            );
+        }
+        // The proposal differs in its waves only.
+        assert_eq!(current[0].annotations.wave, 3);
+        assert_eq!(proposed[0].annotations.wave, 0);
+    }
+}

@@ -1224,3 +1224,32 @@ mod random {
         }
     }
 }
+
+#[test]
+fn the_edit_budget_holds_back_a_file_that_does_not_fit_until_room_is_freed() {
+    let budget = TextBudget::new(10);
+    let first = budget.take(6);
+    let (sent, received) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let second = budget.take(6);
+            sent.send(second.bytes).unwrap();
+        });
+        assert!(
+            received
+                .recv_timeout(std::time::Duration::from_millis(200))
+                .is_err(),
+            "6 + 6 bytes were taken from a budget of 10"
+        );
+        drop(first);
+        assert_eq!(
+            received.recv_timeout(std::time::Duration::from_secs(10)),
+            Ok(6)
+        );
+    });
+    // A file larger than the whole budget is edited alone, not never.
+    let large = budget.take(100);
+    assert_eq!(*budget.used.lock().unwrap(), 100);
+    drop(large);
+    assert_eq!(*budget.used.lock().unwrap(), 0);
+}

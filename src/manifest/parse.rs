@@ -738,6 +738,43 @@ mod tests {
 }
 
 #[cfg(test)]
+mod compact_tests {
+    use super::compact;
+    use serde_json::{Value, json};
+
+    #[test]
+    fn compacting_keeps_every_key_value_and_order() {
+        let mut map = serde_json::Map::new();
+        for key in ["zeta", "alpha", "mid", "beta", "omega"] {
+            map.insert(key.into(), json!({"b": [1, "x", {"y": null}], "a": 2.5}));
+        }
+        let value = Value::Object(map);
+        let compacted = compact(value.clone());
+        assert_eq!(compacted, value);
+        let keys: Vec<&String> = compacted.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["zeta", "alpha", "mid", "beta", "omega"]);
+        let inner: Vec<&String> = compacted["mid"].as_object().unwrap().keys().collect();
+        assert_eq!(inner, ["b", "a"]);
+    }
+
+    #[test]
+    fn lists_and_strings_hold_no_spare_room() {
+        let mut items = Vec::with_capacity(64);
+        let mut text = String::with_capacity(256);
+        text.push_str("short");
+        items.push(Value::String(text));
+        let Value::Array(items) = compact(Value::Array(items)) else {
+            panic!("not a list")
+        };
+        assert_eq!(items.capacity(), 1);
+        let Value::String(text) = &items[0] else {
+            panic!("not a string")
+        };
+        assert_eq!(text.capacity(), "short".len());
+    }
+}
+
+#[cfg(test)]
 mod line_tests {
     use super::{line_number_at, text_lines};
 

@@ -33,10 +33,11 @@ pub fn init_color(no_color: bool) {
 
 /// A kubectl-style table: upper-case headers, columns separated by three spaces, no borders.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    // Cells come from the input: control characters are shown escaped, never sent.
-    let rows: Vec<Vec<String>> = rows
+    // Cells come from the input: control characters are shown escaped, never sent. Borrowed
+    // where nothing needs escaping: a table of many objects is not copied whole.
+    let rows: Vec<Vec<std::borrow::Cow<'_, str>>> = rows
         .iter()
-        .map(|r| r.iter().map(|c| escape_control(c).into_owned()).collect())
+        .map(|r| r.iter().map(|c| escape_control(c)).collect())
         .collect();
     let rows = &rows;
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
@@ -63,7 +64,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     };
     line(&mut headers.iter().copied());
     for row in rows {
-        line(&mut row.iter().map(String::as_str));
+        line(&mut row.iter().map(|c| &**c));
     }
     out
 }
