@@ -168,23 +168,38 @@ fn invalid(file: &InputFile, line: usize, message: String) -> Diagnostic {
     )
 }
 
+/// The documents of a YAML stream with their first lines, each [`compact`]ed as soon as it is
+/// parsed: a stream of many documents holds at most one of them as parsed.
+#[derive(Default)]
+struct CompactDocuments(Vec<(Value, usize)>);
+
+impl Extend<Spanned<Value>> for CompactDocuments {
+    fn extend<I: IntoIterator<Item = Spanned<Value>>>(&mut self, documents: I) {
+        for document in documents {
+            let line = document.referenced.line().max(1) as usize;
+            self.0.push((compact(document.value), line));
+        }
+    }
+}
+
 fn yaml_documents(
     file: &InputFile,
     line_count: usize,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Document> {
-    match serde_saphyr::from_multiple_with_options::<Spanned<Value>>(&file.text, yaml_options()) {
-        Ok(values) => {
-            let starts: Vec<usize> = values
-                .iter()
-                .map(|v| v.referenced.line().max(1) as usize)
-                .collect();
+    let parsed = serde_saphyr::from_str_multiple_with_options::<Spanned<Value>, CompactDocuments>(
+        &file.text,
+        yaml_options(),
+    );
+    match parsed {
+        Ok(CompactDocuments(values)) => {
+            let starts: Vec<usize> = values.iter().map(|(_, line)| *line).collect();
             values
                 .into_iter()
                 .enumerate()
-                .map(|(i, v)| Document {
-                    value: compact(v.value),
-                    line: starts[i],
+                .map(|(i, (value, line))| Document {
+                    value,
+                    line,
                     end: starts.get(i + 1).copied().unwrap_or(line_count + 1),
                 })
                 .collect()
