@@ -109,7 +109,10 @@ pub fn edit(data: &[u8]) {
         for (before, after) in objects.iter().zip(&after) {
             let mut intended = serde_json::Value::clone(&before.value);
             set_wave(&mut intended);
-            assert_eq!(*after.value, intended, "the edit changed more than the wave");
+            assert_eq!(
+                *after.value, intended,
+                "the edit changed more than the wave"
+            );
         }
         let diff = similar::TextDiff::from_lines(text, &new);
         let inserted: std::collections::HashSet<&str> = diff
