@@ -41,6 +41,11 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 /// After the deadline, requests (clean-up: SyncFail hooks, the lease) still get this long each.
 pub const AFTER_DEADLINE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A request extension: send it once, never again (a probe that is itself repeated, such as
+/// [`crate::cluster::Cluster::readiness`], must report a failure at once).
+#[derive(Debug, Clone, Copy)]
+pub struct SingleAttempt;
+
 /// The sync's deadline, shared with every request of a client.
 #[derive(Clone, Default)]
 pub struct Deadline(Arc<Mutex<Option<Instant>>>);
@@ -78,7 +83,8 @@ impl Backoff {
     }
 }
 
-fn random_unit() -> f64 {
+/// A number in [0, 1), different on each call (jitter; not for anything secret).
+pub fn random_unit() -> f64 {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(
         std::time::SystemTime::now()
@@ -243,10 +249,15 @@ where
     };
     let method = request.method().clone();
     let path = request.uri().path().to_string();
+    let max_retries = if request.extensions().get::<SingleAttempt>().is_some() {
+        0
+    } else {
+        MAX_RETRIES
+    };
     let mut request = request;
     let mut attempt = 0u32;
     loop {
-        let spare = if attempt < MAX_RETRIES {
+        let spare = if attempt < max_retries {
             copy_request(&request)
         } else {
             None
