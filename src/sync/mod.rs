@@ -368,6 +368,14 @@ impl<'a> Engine<'a> {
         // The dry run of SPEC §4: nothing is written before every object that can be checked
         // by the server was.
         let (dry_failures, in_sync) = self.dry_run(&all).await?;
+        if self.cancelled() {
+            return Ok(self
+                .finish(
+                    Outcome::Terminated,
+                    "interrupted during the server-side dry run; nothing was changed".into(),
+                )
+                .await);
+        }
         if self.options.apply_out_of_sync_only {
             self.in_sync = in_sync;
         }
@@ -503,8 +511,16 @@ impl<'a> Engine<'a> {
                 if !sync_fail_units.is_empty() {
                     let before_sync_fail = self.ran_hooks.len();
                     self.run_sync_fail(&mut sync_fail_units).await;
-                    self.delete_hooks_by_policy(DeletePolicy::HookFailed, before_sync_fail)
-                        .await;
+                    if self.cancelled() {
+                        // Interrupted while the SyncFail hooks ran: those still running are
+                        // handled as any running hook of an interrupted sync.
+                        self.stop_running_hooks().await;
+                        outcome = Outcome::Terminated;
+                        message = format!("{message}; interrupted while its SyncFail hooks ran");
+                    } else {
+                        self.delete_hooks_by_policy(DeletePolicy::HookFailed, before_sync_fail)
+                            .await;
+                    }
                 }
             }
             Outcome::Terminated => {
@@ -885,8 +901,11 @@ impl<'a> Engine<'a> {
     ) -> Waited {
         let step_started = Instant::now();
         // Prunes first, as Argo CD does inside a step.
-        if !prunes.is_empty() && !self.run_prunes(step, prunes).await {
-            return Waited::Failed;
+        if !prunes.is_empty() {
+            match self.run_prunes(step, prunes).await {
+                Waited::Done => {}
+                other => return other,
+            }
         }
         let flat: Vec<&Unit> = groups.iter().flatten().collect();
         if let Err(e) = self.create_namespace_if_needed(step, &flat).await {
@@ -975,8 +994,11 @@ impl<'a> Engine<'a> {
             Done,
         }
         let step_started = Instant::now();
-        if !prunes.is_empty() && !self.run_prunes(step, prunes).await {
-            return Waited::Failed;
+        if !prunes.is_empty() {
+            match self.run_prunes(step, prunes).await {
+                Waited::Done => {}
+                other => return other,
+            }
         }
         let mut units: Vec<Unit> = groups.iter().flatten().cloned().collect();
         let flat: Vec<&Unit> = units.iter().collect();
@@ -1602,11 +1624,13 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Deletes the step's prunes (concurrently) and waits for them to be gone.
-    async fn run_prunes(&mut self, step: usize, prunes: &[PruneUnit]) -> bool {
+    /// Deletes the step's prunes (concurrently) and waits for them to be gone, or for the user
+    /// to interrupt (an object a finalizer holds would otherwise keep a Ctrl-C waiting).
+    async fn run_prunes(&mut self, step: usize, prunes: &[PruneUnit]) -> Waited {
         let this = &*self;
         let propagation = self.options.prune_propagation;
-        let results: Vec<(usize, Result<bool, ClusterError>)> =
+        let mut cancel = self.cancel.clone();
+        let deletes =
             futures_util::stream::iter(prunes.iter().enumerate().map(|(i, p)| async move {
                 let result = async {
                     this.cluster
@@ -1628,9 +1652,11 @@ impl<'a> Engine<'a> {
                 (i, result)
             }))
             .buffer_unordered(self.options.concurrency.max(1))
-            .collect()
-            .await;
-        let mut results = results;
+            .collect::<Vec<(usize, Result<bool, ClusterError>)>>();
+        let mut results = tokio::select! {
+            results = deletes => results,
+            _ = cancel.wait_for(|c| *c) => return Waited::Terminated,
+        };
         results.sort_by_key(|(i, _)| *i);
         let mut ok = true;
         for (i, result) in results {
@@ -1657,7 +1683,7 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        ok
+        if ok { Waited::Done } else { Waited::Failed }
     }
 
     /// Health of one live object; Lua checks run off the async workers.
