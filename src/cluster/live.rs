@@ -1,9 +1,10 @@
 //! Live objects kept current by watches (`kube::runtime::watcher`: relists on 410, resumes
-//! after dropped connections, backs off on errors). A sync starts the watches a step needs
+//! after dropped connections, backs off on errors, see `WatchBackoff`). A sync starts the watches a step needs
 //! before applying it, then judges the step from this store whenever it changes: no polling.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use kube::api::{Api, DynamicObject};
@@ -12,7 +13,7 @@ use kube::runtime::watcher::{self, Event};
 use serde_json::Value;
 use tokio::sync::watch;
 
-use super::ResolvedKind;
+use super::{ResolvedKind, retry};
 
 /// Identity of a live object.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -193,6 +194,38 @@ fn typed(mut o: DynamicObject, kind: &ResolvedKind) -> Value {
     serde_json::to_value(o).unwrap_or(Value::Null)
 }
 
+/// How a broken watch is re-established: kube's default backs off up to 30 s, so after an
+/// apiserver restart of 15 s a sync could wait another 30 s before it sees the wave's
+/// completion. A sync is one client waiting on a few kinds: it retries sooner, doubling from
+/// 0.5 s up to 4 s (with jitter), and starts again from 0.5 s once an event arrives.
+#[derive(Debug, Default)]
+struct WatchBackoff {
+    attempt: u32,
+}
+
+impl WatchBackoff {
+    const BACKOFF: retry::Backoff = retry::Backoff {
+        base: Duration::from_millis(500),
+        cap: Duration::from_secs(4),
+    };
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let delay = Self::BACKOFF.delay(self.attempt, retry::random_unit());
+        self.attempt = self.attempt.saturating_add(1);
+        Some(delay)
+    }
+}
+
+impl kube::runtime::utils::Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
 pub(super) fn spawn_watch(
     api: Api<DynamicObject>,
     kind: ResolvedKind,
@@ -211,7 +244,7 @@ pub(super) fn spawn_watch(
             )
         };
         let mut stream = watcher::watcher(api, watcher::Config::default())
-            .default_backoff()
+            .backoff(WatchBackoff::default())
             .boxed();
         // Keys seen during a (re)list: anything else of this watch was deleted meanwhile.
         let mut seen: Option<HashSet<LiveKey>> = None;

@@ -110,6 +110,34 @@ impl From<kube::Error> for ClusterError {
 
 pub type Result<T, E = ClusterError> = std::result::Result<T, E>;
 
+/// How long one readiness probe may take (`/readyz` bounds its own storage check to 2 s).
+pub const READINESS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the apiserver says about itself and its storage ([`Cluster::readiness`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// No answer, or an answer that it cannot serve; why.
+    Unavailable(String),
+    /// The credentials may not read `/readyz`, or another answer: nothing is known.
+    Unknown,
+}
+
+/// The failed checks of a `/readyz` answer (`[-]etcd failed: reason withheld` lines) as
+/// `etcd, etcd-readiness failed`; another answer is quoted cut short.
+fn failed_checks(text: &str) -> String {
+    let failed: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("[-]"))
+        .map(|l| l.split_once(' ').map_or(l, |(name, _)| name))
+        .collect();
+    if failed.is_empty() {
+        crate::diagnostics::excerpt(text.trim()).into_owned()
+    } else {
+        format!("{} failed", failed.join(", "))
+    }
+}
+
 /// A connected cluster: a client, its default namespace, the kinds it serves, and a count of
 /// the HTTP requests sent (for the benchmark and `-v` output).
 #[derive(Clone)]
@@ -255,6 +283,36 @@ impl Cluster {
         let versions = self.kinds.read().await.api_versions();
         let info = self.client.apiserver_version().await?;
         Ok((versions, info.git_version))
+    }
+
+    /// Asks `/readyz` once (never retried, at most [`READINESS_TIMEOUT`]): is the apiserver
+    /// there, and can it reach its storage? A sync waiting on a wave asks while it waits, so
+    /// an apiserver that lost etcd is reported instead of waited out.
+    pub async fn readiness(&self) -> Readiness {
+        let request = match http::Request::get("/readyz")
+            .extension(retry::SingleAttempt)
+            .body(Vec::new())
+        {
+            Ok(r) => r,
+            Err(_) => return Readiness::Unknown,
+        };
+        let answer = tokio::time::timeout(READINESS_TIMEOUT, self.client.request_text(request));
+        match answer.await {
+            Err(_) => Readiness::Unavailable(format!(
+                "no answer to /readyz within {}s",
+                READINESS_TIMEOUT.as_secs()
+            )),
+            Ok(Ok(_)) => Readiness::Ready,
+            Ok(Err(kube::Error::Api(status))) if status.code >= 500 || status.code == 429 => {
+                Readiness::Unavailable(format!(
+                    "/readyz answered {}: {}",
+                    status.code,
+                    failed_checks(&status.message)
+                ))
+            }
+            Ok(Err(kube::Error::Api(_))) => Readiness::Unknown,
+            Ok(Err(e)) => Readiness::Unavailable(e.to_string()),
+        }
     }
 
     /// HTTP requests sent so far (watch connections count once each).
@@ -735,5 +793,17 @@ mod tests {
             patch,
             json!({"data": {"a": "3", "b": null}, "metadata": {"labels": null}})
         );
+    }
+
+    #[test]
+    fn readyz_failures_name_the_failed_checks() {
+        let answer = "[+]ping ok\n[+]log ok\n[-]etcd failed: reason withheld\n\
+                      [-]etcd-readiness failed: reason withheld\n[+]shutdown ok\nreadyz check failed";
+        assert_eq!(super::failed_checks(answer), "etcd, etcd-readiness failed");
+        assert_eq!(
+            super::failed_checks("Service Unavailable"),
+            "Service Unavailable"
+        );
+        assert!(super::failed_checks(&"x".repeat(500)).contains("(500 bytes in all)"));
     }
 }

@@ -3,7 +3,8 @@
 //! - What is retried: requests that are safe to send twice. Reads, server-side apply, merge
 //!   patches, JSON patches guarded by a `test` op, PUT with a resourceVersion and DELETE are
 //!   idempotent; they are retried after a 429, 500, 502, 503 or 504, a reset or refused
-//!   connection, or no answer in time. A POST (create) is retried only when the server cannot
+//!   connection, or no answer in time (twice without an answer ends it:
+//!   [`MAX_UNANSWERED`]). A POST (create) is retried only when the server cannot
 //!   have acted on it: a 429 (priority and fairness rejects before any processing) or a
 //!   refused connection (nothing was sent).
 //! - How long: capped exponential backoff with jitter ([`Backoff`]); a `Retry-After` header
@@ -38,8 +39,17 @@ pub const BACKOFF_CAP: Duration = Duration::from_secs(5);
 pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(30);
 /// How long one (non-streaming) attempt may wait for its response headers.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Attempts that got no answer within [`ATTEMPT_TIMEOUT`] before a request gives up: an
+/// apiserver that accepts requests and never answers (its etcd gone) would otherwise hold one
+/// request for 9 × 30 s.
+pub const MAX_UNANSWERED: u32 = 2;
 /// After the deadline, requests (clean-up: SyncFail hooks, the lease) still get this long each.
 pub const AFTER_DEADLINE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A request extension: send it once, never again (a probe that is itself repeated, such as
+/// [`crate::cluster::Cluster::readiness`], must report a failure at once).
+#[derive(Debug, Clone, Copy)]
+pub struct SingleAttempt;
 
 /// The sync's deadline, shared with every request of a client.
 #[derive(Clone, Default)]
@@ -78,7 +88,8 @@ impl Backoff {
     }
 }
 
-fn random_unit() -> f64 {
+/// A number in [0, 1), different on each call (jitter; not for anything secret).
+pub fn random_unit() -> f64 {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(
         std::time::SystemTime::now()
@@ -243,10 +254,16 @@ where
     };
     let method = request.method().clone();
     let path = request.uri().path().to_string();
+    let max_retries = if request.extensions().get::<SingleAttempt>().is_some() {
+        0
+    } else {
+        MAX_RETRIES
+    };
     let mut request = request;
     let mut attempt = 0u32;
+    let mut unanswered = 0u32;
     loop {
-        let spare = if attempt < MAX_RETRIES {
+        let spare = if attempt < max_retries {
             copy_request(&request)
         } else {
             None
@@ -259,8 +276,14 @@ where
         };
         let result = match tokio::time::timeout(wait, inner.clone().oneshot(request)).await {
             Ok(result) => result,
-            Err(_) => Err(NoAnswer(wait, method.clone(), path.clone()).into()),
+            Err(_) => {
+                unanswered += 1;
+                Err(NoAnswer(wait, method.clone(), path.clone()).into())
+            }
         };
+        if unanswered >= MAX_UNANSWERED {
+            return result;
+        }
         let server_wait = match &result {
             Ok(response) if retryable_status(response.status(), replay) => {
                 Some(retry_after(response.headers()))

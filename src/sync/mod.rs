@@ -26,7 +26,7 @@ use crate::cluster::applyset::{self, ApplySet, Inventory, Parent};
 use crate::cluster::lease::{LeaseError, SyncLease};
 use crate::cluster::live::WatchHandle;
 use crate::cluster::{
-    ApplyMode, Cluster, ClusterError, LiveKey, LiveStore, Propagation, ResolvedKind,
+    ApplyMode, Cluster, ClusterError, LiveKey, LiveStore, Propagation, Readiness, ResolvedKind,
 };
 use crate::health::{self, HealthConfig, HealthRule, HealthStatus};
 use crate::infer::Strength;
@@ -36,6 +36,13 @@ use crate::plan::{Plan, Task};
 pub use events::{Action, DeleteReason, Event, Failure, ObjectInfo, Outcome, StepSummary};
 use gate::Verdict;
 pub use unit::Unit;
+
+/// While a step waits, how often the apiserver is asked whether it can serve (`/readyz`).
+pub const READINESS_EVERY: Duration = Duration::from_secs(5);
+/// How long the apiserver may stay unavailable (unreachable, or without its storage) before
+/// the objects still awaited fail: longer than an apiserver restart takes, so a restart is
+/// waited out, short enough that a lost etcd is reported instead of waited out to `--timeout`.
+pub const UNAVAILABLE_FOR: Duration = Duration::from_secs(30);
 
 /// How to sync (the flags of `kubectl waves sync`).
 #[derive(Debug, Clone)]
@@ -200,6 +207,8 @@ pub async fn run(
         kept_members: Inventory::default(),
         in_sync: HashSet::new(),
         lease: None,
+        next_readiness: None,
+        unavailable_since: None,
     };
     let result = engine.run().await;
     // An error after the lease was taken (e.g. the dry run forbidden) still gives it back.
@@ -234,6 +243,10 @@ struct Engine<'a> {
     in_sync: HashSet<LiveKey>,
     /// This app's sync lease, held while the sync runs.
     lease: Option<SyncLease>,
+    /// When a waiting step asks `/readyz` next.
+    next_readiness: Option<Instant>,
+    /// Since when `/readyz` has said the apiserver cannot serve, and why.
+    unavailable_since: Option<(Instant, String)>,
 }
 
 /// How waiting for a step ended.
@@ -355,6 +368,14 @@ impl<'a> Engine<'a> {
         // The dry run of SPEC §4: nothing is written before every object that can be checked
         // by the server was.
         let (dry_failures, in_sync) = self.dry_run(&all).await?;
+        if self.cancelled() {
+            return Ok(self
+                .finish(
+                    Outcome::Terminated,
+                    "interrupted during the server-side dry run; nothing was changed".into(),
+                )
+                .await);
+        }
         if self.options.apply_out_of_sync_only {
             self.in_sync = in_sync;
         }
@@ -490,8 +511,16 @@ impl<'a> Engine<'a> {
                 if !sync_fail_units.is_empty() {
                     let before_sync_fail = self.ran_hooks.len();
                     self.run_sync_fail(&mut sync_fail_units).await;
-                    self.delete_hooks_by_policy(DeletePolicy::HookFailed, before_sync_fail)
-                        .await;
+                    if self.cancelled() {
+                        // Interrupted while the SyncFail hooks ran: those still running are
+                        // handled as any running hook of an interrupted sync.
+                        self.stop_running_hooks().await;
+                        outcome = Outcome::Terminated;
+                        message = format!("{message}; interrupted while its SyncFail hooks ran");
+                    } else {
+                        self.delete_hooks_by_policy(DeletePolicy::HookFailed, before_sync_fail)
+                            .await;
+                    }
                 }
             }
             Outcome::Terminated => {
@@ -872,8 +901,11 @@ impl<'a> Engine<'a> {
     ) -> Waited {
         let step_started = Instant::now();
         // Prunes first, as Argo CD does inside a step.
-        if !prunes.is_empty() && !self.run_prunes(step, prunes).await {
-            return Waited::Failed;
+        if !prunes.is_empty() {
+            match self.run_prunes(step, prunes).await {
+                Waited::Done => {}
+                other => return other,
+            }
         }
         let flat: Vec<&Unit> = groups.iter().flatten().collect();
         if let Err(e) = self.create_namespace_if_needed(step, &flat).await {
@@ -962,8 +994,11 @@ impl<'a> Engine<'a> {
             Done,
         }
         let step_started = Instant::now();
-        if !prunes.is_empty() && !self.run_prunes(step, prunes).await {
-            return Waited::Failed;
+        if !prunes.is_empty() {
+            match self.run_prunes(step, prunes).await {
+                Waited::Done => {}
+                other => return other,
+            }
         }
         let mut units: Vec<Unit> = groups.iter().flatten().cloned().collect();
         let flat: Vec<&Unit> = units.iter().collect();
@@ -1124,9 +1159,11 @@ impl<'a> Engine<'a> {
             // Deadlines: the step's and the sync's fail everything not done; an object's own
             // counts from its apply.
             let now = Instant::now();
-            let shared = self.shared_deadline_passed(now, step_deadline, sync_deadline);
-            let mut next: Option<Instant> =
-                [step_deadline, sync_deadline].into_iter().flatten().min();
+            let shared = self.shared_stop(now, step_deadline, sync_deadline).await;
+            let mut next: Option<Instant> = [step_deadline, sync_deadline, self.next_readiness]
+                .into_iter()
+                .flatten()
+                .min();
             let mut timed_out: Vec<(usize, String)> = Vec::new();
             for i in 0..n {
                 let u = &units[i];
@@ -1158,7 +1195,7 @@ impl<'a> Engine<'a> {
                         (_, Some(v)) => format!("still {}", v.status()),
                         _ => "still not healthy".to_string(),
                     };
-                    timed_out.push((i, format!("deadline passed ({what}); {why}")));
+                    timed_out.push((i, format!("{what}; {why}")));
                 }
             }
             if !timed_out.is_empty() {
@@ -1587,11 +1624,13 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Deletes the step's prunes (concurrently) and waits for them to be gone.
-    async fn run_prunes(&mut self, step: usize, prunes: &[PruneUnit]) -> bool {
+    /// Deletes the step's prunes (concurrently) and waits for them to be gone, or for the user
+    /// to interrupt (an object a finalizer holds would otherwise keep a Ctrl-C waiting).
+    async fn run_prunes(&mut self, step: usize, prunes: &[PruneUnit]) -> Waited {
         let this = &*self;
         let propagation = self.options.prune_propagation;
-        let results: Vec<(usize, Result<bool, ClusterError>)> =
+        let mut cancel = self.cancel.clone();
+        let deletes =
             futures_util::stream::iter(prunes.iter().enumerate().map(|(i, p)| async move {
                 let result = async {
                     this.cluster
@@ -1613,9 +1652,11 @@ impl<'a> Engine<'a> {
                 (i, result)
             }))
             .buffer_unordered(self.options.concurrency.max(1))
-            .collect()
-            .await;
-        let mut results = results;
+            .collect::<Vec<(usize, Result<bool, ClusterError>)>>();
+        let mut results = tokio::select! {
+            results = deletes => results,
+            _ = cancel.wait_for(|c| *c) => return Waited::Terminated,
+        };
         results.sort_by_key(|(i, _)| *i);
         let mut ok = true;
         for (i, result) in results {
@@ -1642,7 +1683,7 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        ok
+        if ok { Waited::Done } else { Waited::Failed }
     }
 
     /// Health of one live object; Lua checks run off the async workers.
@@ -1739,9 +1780,11 @@ impl<'a> Engine<'a> {
             // Deadlines: the step's and the sync's fail everything still awaited; an
             // object's own (`kubectl-waves.io/timeout`) fails that object.
             let now = Instant::now();
-            let shared = self.shared_deadline_passed(now, step_deadline, sync_deadline);
-            let mut next: Option<Instant> =
-                [step_deadline, sync_deadline].into_iter().flatten().min();
+            let shared = self.shared_stop(now, step_deadline, sync_deadline).await;
+            let mut next: Option<Instant> = [step_deadline, sync_deadline, self.next_readiness]
+                .into_iter()
+                .flatten()
+                .min();
             let mut timed_out: Vec<(&Unit, String)> = Vec::new();
             for (u, verdict) in &waiting {
                 let own = u.timeout.map(|t| step_started + t);
@@ -1763,7 +1806,7 @@ impl<'a> Engine<'a> {
                     } else {
                         format!("{}: {}", verdict.status(), verdict.message())
                     };
-                    timed_out.push((u, format!("deadline passed ({what}); still {why}")));
+                    timed_out.push((u, format!("{what}; still {why}")));
                 }
             }
             if !timed_out.is_empty() {
@@ -1778,25 +1821,65 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Which shared deadline has passed at `now`: the step's (`--wave-timeout`) or the sync's.
-    fn shared_deadline_passed(
-        &self,
+    /// Why everything still awaited fails at `now`, if it does: the step's deadline
+    /// (`--wave-timeout`), the sync's, or an apiserver unavailable for [`UNAVAILABLE_FOR`].
+    async fn shared_stop(
+        &mut self,
         now: Instant,
         step_deadline: Option<Instant>,
         sync_deadline: Option<Instant>,
     ) -> Option<String> {
         if step_deadline.is_some_and(|d| now >= d) {
-            Some(format!(
-                "--wave-timeout {}",
+            return Some(format!(
+                "deadline passed (--wave-timeout {})",
                 humantime(self.options.wave_timeout.unwrap_or_default())
-            ))
-        } else if sync_deadline.is_some_and(|d| now >= d) {
-            Some(format!(
-                "--timeout {}",
+            ));
+        }
+        if sync_deadline.is_some_and(|d| now >= d) {
+            return Some(format!(
+                "deadline passed (--timeout {})",
                 humantime(self.options.timeout.unwrap_or_default())
-            ))
-        } else {
-            None
+            ));
+        }
+        self.cluster_unavailable(now).await
+    }
+
+    /// Asks `/readyz` when it is due ([`READINESS_EVERY`]); `Some` once the apiserver has been
+    /// unavailable for [`UNAVAILABLE_FOR`]. Requests after that (clean-up) get the short
+    /// after-deadline timeout and no retries: the cluster is not going to answer them.
+    async fn cluster_unavailable(&mut self, now: Instant) -> Option<String> {
+        if self.next_readiness.is_some_and(|t| now < t) {
+            return None;
+        }
+        if self.next_readiness.is_none() {
+            // The first wait of the sync: its writes just succeeded.
+            self.next_readiness = Some(now + READINESS_EVERY);
+            return None;
+        }
+        let answer = self.cluster.readiness().await;
+        let asked = Instant::now();
+        self.next_readiness = Some(asked + READINESS_EVERY);
+        match answer {
+            Readiness::Unavailable(why) => {
+                let since = self
+                    .unavailable_since
+                    .get_or_insert_with(|| (now, why.clone()))
+                    .0;
+                self.unavailable_since = Some((since, why.clone()));
+                let down = asked.duration_since(since);
+                if down < UNAVAILABLE_FOR {
+                    return None;
+                }
+                self.cluster.set_deadline(Some(tokio::time::Instant::now()));
+                Some(format!(
+                    "the cluster is unavailable: no usable answer from the apiserver for {} ({why})",
+                    humantime(down)
+                ))
+            }
+            Readiness::Ready | Readiness::Unknown => {
+                self.unavailable_since = None;
+                None
+            }
         }
     }
 

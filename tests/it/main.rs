@@ -20,6 +20,7 @@ mod krew;
 mod metrics;
 mod plan;
 mod precommit;
+mod restart;
 mod scale;
 mod ship;
 mod sources;

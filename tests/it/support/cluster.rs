@@ -7,6 +7,10 @@
 //! exits, so no process outlives the test binary. With `WAVES_TEST_KUBECONFIG` set, that
 //! cluster is used instead and nothing is started.
 //!
+//! Tests that stop or restart parts of a control plane start one of their own
+//! ([`OwnControlPlane`], with `testenv/restart`), never the shared one; it is started locally
+//! even with `WAVES_TEST_KUBECONFIG`.
+//!
 //! A control plane that cannot start fails the test that asked for it, with the logs; it
 //! is never skipped (in CI or elsewhere).
 //!
@@ -86,6 +90,40 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
+fn start_hint() -> String {
+    if in_ci() {
+        "CI=true: a control plane that cannot start fails the tests.".to_string()
+    } else {
+        "The cluster tests need the local control plane: install Go >= 1.26 and run \
+         testenv/build, or point WAVES_TEST_KUBECONFIG at an existing cluster's kubeconfig."
+            .to_string()
+    }
+}
+
+/// `testenv/build` (a no-op when current), once per process; stale data dirs removed first.
+fn build_testenv(hint: &str) -> Result<(), String> {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            remove_stale_runs();
+            let build = Command::new(repo_root().join("testenv/build"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::inherit())
+                .stderr(Stdio::inherit())
+                .status()
+                .map_err(|e| format!("cannot run testenv/build: {e}"))?;
+            if build.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "testenv/build failed ({build}); its output is above."
+                ))
+            }
+        })
+        .clone()
+        .map_err(|e| format!("{e}\n{hint}"))
+}
+
 fn start() -> Result<Cluster, String> {
     install_crypto_provider();
     if let Some(kubeconfig) = std::env::var_os(KUBECONFIG_ENV).filter(|v| !v.is_empty()) {
@@ -103,27 +141,21 @@ fn start() -> Result<Cluster, String> {
         });
     }
 
-    let hint = if in_ci() {
-        "CI=true: a control plane that cannot start fails the tests."
-    } else {
-        "The cluster tests need the local control plane: install Go >= 1.26 and run \
-         testenv/build, or point WAVES_TEST_KUBECONFIG at an existing cluster's kubeconfig."
-    };
+    let hint = start_hint();
+    build_testenv(&hint)?;
+
+    let (kubeconfig, data_dir) = up(&format!("run-{}", std::process::id()), &hint)?;
+    Ok(Cluster {
+        kubeconfig,
+        data_dir: Some(data_dir),
+        bin_dir: bin_dir(),
+    })
+}
+
+/// `testenv/up` in a fresh data dir `target/testenv/<name>[-<attempt>]` (`name` starts with
+/// `run-<pid>` or `own-<pid>`), watched by this process; the kubeconfig and the data dir.
+fn up(name: &str, hint: &str) -> Result<(PathBuf, PathBuf), String> {
     let root = repo_root();
-    remove_stale_runs();
-
-    let build = Command::new(root.join("testenv/build"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
-        .status()
-        .map_err(|e| format!("cannot run testenv/build: {e}\n{hint}"))?;
-    if !build.success() {
-        return Err(format!(
-            "testenv/build failed ({build}); its output is above.\n{hint}"
-        ));
-    }
-
     let pid = std::process::id();
     let started = Instant::now();
     // A start that fails once (seen: etcd gone within its first seconds on a busy machine,
@@ -134,9 +166,9 @@ fn start() -> Result<Cluster, String> {
     let (data_dir, stdout, stderr) = loop {
         attempt += 1;
         let data_dir = testenv_dir().join(if attempt == 1 {
-            format!("run-{pid}")
+            name.to_string()
         } else {
-            format!("run-{pid}-{attempt}")
+            format!("{name}-{attempt}")
         });
         let up = Command::new(root.join("testenv/up"))
             .arg("--data-dir")
@@ -175,11 +207,7 @@ fn start() -> Result<Cluster, String> {
         kubeconfig.display(),
         data_dir.join("logs").display()
     );
-    Ok(Cluster {
-        kubeconfig,
-        data_dir: Some(data_dir),
-        bin_dir: bin_dir(),
-    })
+    Ok((kubeconfig, data_dir))
 }
 
 /// Data dirs of earlier test runs whose process is gone: stop anything left and remove them.
@@ -191,7 +219,7 @@ fn remove_stale_runs() {
         let name = entry.file_name();
         let Some(pid) = name
             .to_str()
-            .and_then(|n| n.strip_prefix("run-"))
+            .and_then(|n| n.strip_prefix("run-").or_else(|| n.strip_prefix("own-")))
             .and_then(|p| p.split('-').next()?.parse::<u32>().ok())
         else {
             continue;
@@ -202,6 +230,81 @@ fn remove_stale_runs() {
         let _ = Command::new(repo_root().join("testenv/down"))
             .arg("--data-dir")
             .arg(entry.path())
+            .arg("--purge")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A control plane of one test's own (`testenv/up` in `target/testenv/own-<pid>-<n>`), for
+/// what must not touch the shared one: stopping and restarting its apiserver or etcd.
+/// Stopped and removed when dropped (its logs are printed first if the test failed).
+pub struct OwnControlPlane {
+    pub cluster: Cluster,
+}
+
+impl OwnControlPlane {
+    /// Starts one (about 15 s on an idle machine); panics with the logs when it cannot.
+    pub fn start() -> OwnControlPlane {
+        install_crypto_provider();
+        static COUNT: AtomicU32 = AtomicU32::new(0);
+        let hint = start_hint();
+        let started = build_testenv(&hint).and_then(|()| {
+            let n = COUNT.fetch_add(1, Ordering::Relaxed);
+            let name = format!("own-{}-{n}", std::process::id());
+            up(&name, &hint)
+        });
+        match started {
+            Ok((kubeconfig, data_dir)) => OwnControlPlane {
+                cluster: Cluster {
+                    kubeconfig,
+                    data_dir: Some(data_dir),
+                    bin_dir: bin_dir(),
+                },
+            },
+            Err(message) => panic!("{message}"),
+        }
+    }
+
+    fn data_dir(&self) -> &Path {
+        self.cluster
+            .data_dir
+            .as_deref()
+            .expect("an own control plane has a data dir")
+    }
+
+    /// `testenv/restart --data-dir DIR ARGS...`; panics with its output when it fails.
+    pub fn restart(&self, args: &[&str]) {
+        let out = Command::new(repo_root().join("testenv/restart"))
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run testenv/restart");
+        assert!(
+            out.status.success(),
+            "testenv/restart {args:?} failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            log_tails(self.data_dir(), 40)
+        );
+    }
+}
+
+impl Drop for OwnControlPlane {
+    fn drop(&mut self) {
+        let Some(dir) = self.cluster.data_dir.clone() else {
+            return;
+        };
+        if std::thread::panicking() {
+            eprintln!("{}", log_tails(&dir, 40));
+        }
+        let _ = Command::new(repo_root().join("testenv/down"))
+            .arg("--data-dir")
+            .arg(&dir)
             .arg("--purge")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
