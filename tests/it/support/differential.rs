@@ -283,7 +283,7 @@ fn is_owned(object: &serde_json::Value) -> bool {
 
 /// The groups of a trace (see the module's documentation).
 pub fn groups(trace: &[Write], ids: &Identities) -> Vec<Group> {
-    let mut steps: Vec<(String, String)> = Vec::new();
+    let mut steps: Vec<(String, String, Option<(String, String)>)> = Vec::new();
     // uids whose deletion was already seen starting
     let mut deleting: HashSet<String> = HashSet::new();
     for w in trace {
@@ -299,16 +299,19 @@ pub fn groups(trace: &[Write], ids: &Identities) -> Vec<Group> {
             .to_string();
         let member = format!("{}/{id}", w.kind);
         let being_deleted = !w.object["metadata"]["deletionTimestamp"].is_null();
+        let mut tie = None;
         let label = match w.kind_of_event {
             "ADDED" if !being_deleted => {
                 let phase = hook_of(&w.object).unwrap_or_else(|| "Sync".to_string());
-                if phase == "SyncFail" {
-                    // The SyncFail hooks are applied in one round, kind group by kind group
-                    // whatever their wave.
-                    format!("create {phase} {}", w.kind)
+                // The SyncFail hooks are applied in one round, kind group by kind group
+                // whatever their wave.
+                let prefix = if phase == "SyncFail" {
+                    format!("create {phase}")
                 } else {
-                    format!("create {phase} {} {}", wave_of(&w.object), w.kind)
-                }
+                    format!("create {phase} {}", wave_of(&w.object))
+                };
+                tie = tie_of(&prefix, &w.kind, &id);
+                format!("{prefix} {}", w.kind)
             }
             "MODIFIED" | "DELETED" if (being_deleted || w.kind_of_event == "DELETED") => {
                 if !deleting.insert(uid) {
@@ -321,10 +324,22 @@ pub fn groups(trace: &[Write], ids: &Identities) -> Vec<Group> {
             }
             _ => continue,
         };
-        steps.push((label, member));
+        steps.push((label, member, tie));
+    }
+    // Consecutive creations that tie in Argo CD's sort (objects of kinds outside its kind
+    // order, in one phase and wave, with one name) come in no defined order there: put each
+    // such run in one order (by kind) before grouping.
+    let mut i = 0;
+    while i < steps.len() {
+        let mut j = i + 1;
+        while steps[i].2.is_some() && j < steps.len() && steps[j].2 == steps[i].2 {
+            j += 1;
+        }
+        steps[i..j].sort_by(|a, b| a.1.cmp(&b.1));
+        i = j;
     }
     let mut out: Vec<Group> = Vec::new();
-    for (label, member) in steps {
+    for (label, member, _) in steps {
         match out.last_mut() {
             Some(g) if g.label == label => {
                 g.members.insert(member);
@@ -336,6 +351,52 @@ pub fn groups(trace: &[Write], ids: &Identities) -> Vec<Group> {
         }
     }
     out
+}
+
+/// Argo CD's kind order (gitops-engine's `kindOrder`, SPEC §3): every other kind ranks equal,
+/// after these.
+const KIND_ORDER: &[&str] = &[
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+];
+
+/// The tie of a creation in Argo CD's sort: for a kind outside its kind order, (`create
+/// <phase> <wave>`, name); objects with the same tie are sorted in no defined order.
+fn tie_of(label_prefix: &str, kind: &str, id: &str) -> Option<(String, String)> {
+    (!KIND_ORDER.contains(&kind)).then(|| (label_prefix.to_string(), id.to_string()))
 }
 
 /// The outcome of one engine's run, as compared: `Succeeded` or `Failed` (anything else is
@@ -621,6 +682,41 @@ mod tests {
                 "prune 3 {ConfigMap/a}"
             ]
         );
+    }
+
+    #[test]
+    fn objects_of_unknown_kinds_with_one_name_tie_and_compare_as_a_set() {
+        let obj = |name: &str| obj(name, json!({"argocd.argoproj.io/sync-wave": "2"}));
+        let ids = Identities::of(&[
+            json!({"kind": "User", "metadata": {"name": "t"}}),
+            json!({"kind": "Vhost", "metadata": {"name": "t"}}),
+            json!({"kind": "Vhost", "metadata": {"name": "u"}}),
+            json!({"kind": "ConfigMap", "metadata": {"name": "t"}}),
+            json!({"kind": "Secret", "metadata": {"name": "t"}}),
+        ]);
+        let argo = [
+            write(1, "ADDED", "User", obj("t")),
+            write(2, "ADDED", "Vhost", obj("t")),
+            write(3, "ADDED", "Vhost", obj("u")),
+        ];
+        let ours = [
+            write(1, "ADDED", "Vhost", obj("t")),
+            write(2, "ADDED", "User", obj("t")),
+            write(3, "ADDED", "Vhost", obj("u")),
+        ];
+        let a: Vec<String> = groups(&argo, &ids).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            a,
+            ["create Sync 2 User {User/t}", "create Sync 2 Vhost {Vhost/t, Vhost/u}"]
+        );
+        let o: Vec<String> = groups(&ours, &ids).iter().map(ToString::to_string).collect();
+        assert_eq!(a, o);
+        // Known kinds never tie: Argo CD orders them by kind.
+        let known = [
+            write(1, "ADDED", "ConfigMap", obj("t")),
+            write(2, "ADDED", "Secret", obj("t")),
+        ];
+        assert_eq!(groups(&known, &ids).len(), 2);
     }
 
     #[test]
