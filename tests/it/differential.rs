@@ -14,11 +14,12 @@
 //! - `#% fixture as is: NAME` — `fixtures/NAME` with its Namespaces and namespaces;
 //! - `#% waves args: ARGS` — more arguments of `kubectl waves sync` (run from the repository
 //!   root);
-//! - `#% operator: database` — the test plays the enterprise guide's database operator
-//!   (`MyDatabaseInstance` Running after 1 s) in the case's namespaces;
+//! - `#% operator: database|cnpg` — the test plays an operator in the case's namespaces: the
+//!   enterprise guide's database operator (`MyDatabaseInstance` Running after 1 s) or
+//!   CloudNativePG (`Cluster` ready after 1 s);
 //! - `#% second sync` — what follows is synced by a second run of both engines, with prune;
 //! - `#% operators` — the case uses the operators' custom resources: their CRDs
-//!   (`testenv/operators/`) are installed first;
+//!   (`testenv/operators/`) and the fixtures' StorageClasses are installed first;
 //! - `#% differs: D<n>` — the documented difference this case shows, and exactly that one
 //!   (`support::differential::shows_exactly`).
 //!
@@ -456,9 +457,9 @@ async fn run_engine(
     (side, log)
 }
 
-/// Deletes (in the background) what a renaming put outside the engine's namespace: its
-/// namespaces, CRDs and cluster-scoped objects.
-fn clean_up(renaming: &Renaming, kinds: &[CaseKind]) {
+/// What a renaming put outside the engine's namespace (its namespaces, CRDs and
+/// cluster-scoped objects), as `kubectl delete` arguments.
+fn cleanup_targets(renaming: &Renaming, kinds: &[CaseKind]) -> Vec<String> {
     let mut targets: Vec<String> = Vec::new();
     for k in kinds.iter().filter(|k| !k.namespaced) {
         let resource = if k.api_version.contains('/') {
@@ -477,13 +478,20 @@ fn clean_up(renaming: &Renaming, kinds: &[CaseKind]) {
             targets.push(target);
         }
     }
+    targets
+}
+
+/// Deletes `targets` in the background. Once all cases ran: a CRD being deleted is still
+/// named by discovery for a moment after its kind stopped being served, which a cluster-wide
+/// cache starting then (argocd-sync's) trips over.
+fn clean_up(targets: &[String]) {
     if targets.is_empty() {
         return;
     }
     let _ = cluster()
         .kubectl()
         .args(["delete", "--wait=false", "--ignore-not-found"])
-        .args(&targets)
+        .args(targets)
         .stdin(std::process::Stdio::null())
         .output();
 }
@@ -492,20 +500,47 @@ fn group_of(api_version: &str) -> &str {
     api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("")
 }
 
-/// Plays the operator `name` for one engine's run: `database` makes every
-/// `MyDatabaseInstance` of the case's (renamed) namespaces Running, as the enterprise guide's
-/// operator would.
+/// Plays the operator `name` for one engine's run, in the engine's namespace and the case's
+/// (renamed) ones: `database` makes every `MyDatabaseInstance` Running, as the enterprise
+/// guide's operator would; `cnpg` makes every CloudNativePG `Cluster` (of the renamed group,
+/// when the case ships the CRD) ready, as tests/it/sync.rs plays it for the ledger app.
 fn play_operator(
     name: &str,
     client: &Client,
     ns: &TestNs,
     renaming: &Renaming,
 ) -> Vec<crate::support::operators::DatabaseOperator> {
-    assert_eq!(name, "database", "`#% operator: {name}`: unknown operator");
-    std::iter::once(ns.name.as_str())
-        .chain(renaming.namespaces.values().map(String::as_str))
-        .map(|n| crate::support::operators::run_database_operator(client, n))
-        .collect()
+    let namespaces = std::iter::once(ns.name.clone()).chain(renaming.namespaces.values().cloned());
+    match name {
+        "database" => namespaces
+            .map(|n| crate::support::operators::run_database_operator(client, &n))
+            .collect(),
+        "cnpg" => {
+            let api_version = renaming.api_version("postgresql.cnpg.io/v1");
+            let resource = kube::api::ApiResource {
+                group: group_of(&api_version).to_string(),
+                version: "v1".into(),
+                api_version: api_version.clone(),
+                kind: "Cluster".into(),
+                plural: "clusters".into(),
+            };
+            let status = serde_json::json!({"status": {
+                "phase": "Cluster in healthy state",
+                "conditions": [{"type": "Ready", "status": "True", "reason": "ClusterIsReady"}],
+            }});
+            namespaces
+                .map(|n| {
+                    crate::support::operators::run_status_writer(
+                        client,
+                        &n,
+                        resource.clone(),
+                        status.clone(),
+                    )
+                })
+                .collect()
+        }
+        other => panic!("`#% operator: {other}`: unknown operator (database, cnpg)"),
+    }
 }
 
 /// The last `n` lines of `text`.
@@ -518,6 +553,7 @@ fn tail(text: &str, n: usize) -> String {
 async fn run_case(
     case: Case,
     documented: &std::collections::BTreeMap<String, String>,
+    cleanup: &std::sync::Mutex<Vec<String>>,
 ) -> Result<String, String> {
     for d in &case.differs {
         assert!(
@@ -530,6 +566,7 @@ async fn run_case(
     let client = c.client().await;
     if case.operators {
         crate::support::operators::install_operator_crds(&client).await;
+        crate::support::operators::install_fixture_storage_classes(&client).await;
     }
     let kinds = kinds(&client, &case).await;
     let docs = case.syncs.concat();
@@ -576,7 +613,7 @@ async fn run_case(
     );
     drop(operators);
     for (renaming, _, _) in &sides {
-        clean_up(renaming, &kinds);
+        cleanup.lock().unwrap().extend(cleanup_targets(renaming, &kinds));
     }
     let failure = |what: String| {
         Err(format!(
@@ -701,8 +738,10 @@ async fn argocd_engine_and_ours_write_in_the_same_order() {
         .collect();
     let total = cases.len();
     let documented = &documented;
+    let cleanup = std::sync::Mutex::new(Vec::new());
+    let cleanup_ref = &cleanup;
     let results: Vec<Result<String, String>> = futures_util::stream::iter(cases)
-        .map(|case| run_case(case, documented))
+        .map(|case| run_case(case, documented, cleanup_ref))
         .buffer_unordered(8)
         .inspect(|r| match r {
             Ok(line) => eprintln!("{line}"),
@@ -710,6 +749,7 @@ async fn argocd_engine_and_ours_write_in_the_same_order() {
         })
         .collect()
         .await;
+    clean_up(&cleanup.into_inner().unwrap());
     let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
     assert!(
         failures.is_empty(),
