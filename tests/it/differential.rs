@@ -554,6 +554,7 @@ async fn run_case(
     case: Case,
     documented: &std::collections::BTreeMap<String, String>,
     cleanup: &std::sync::Mutex<Vec<String>>,
+    crd_cases: &tokio::sync::Mutex<()>,
 ) -> Result<String, String> {
     for d in &case.differs {
         assert!(
@@ -562,6 +563,18 @@ async fn run_case(
             case.name
         );
     }
+    // One case creating CRDs at a time: the apiserver rebuilds its OpenAPI document after
+    // every CRD change, and many at once slow it past the engines' client timeouts.
+    let creates_crds = case
+        .syncs
+        .iter()
+        .flatten()
+        .any(|d| d["kind"] == "CustomResourceDefinition");
+    let _crd_turn = if creates_crds {
+        Some(crd_cases.lock().await)
+    } else {
+        None
+    };
     let c = cluster();
     let client = c.client().await;
     if case.operators {
@@ -732,16 +745,21 @@ async fn argocd_engine_and_ours_write_in_the_same_order() {
     let only: Option<Vec<String>> = std::env::var("WAVES_DIFFERENTIAL")
         .ok()
         .map(|v| v.split(',').map(str::to_string).collect());
-    let cases: Vec<Case> = corpus()
+    let mut cases: Vec<Case> = corpus()
         .into_iter()
         .filter(|c| only.as_ref().is_none_or(|o| o.contains(&c.name)))
         .collect();
+    // The largest first (the 200-object random app takes minutes): the others run beside
+    // them, not after them.
+    cases.sort_by_key(|c| std::cmp::Reverse(c.syncs.iter().map(Vec::len).sum::<usize>()));
     let total = cases.len();
     let documented = &documented;
     let cleanup = std::sync::Mutex::new(Vec::new());
     let cleanup_ref = &cleanup;
+    let crd_cases = tokio::sync::Mutex::new(());
+    let crd_cases = &crd_cases;
     let results: Vec<Result<String, String>> = futures_util::stream::iter(cases)
-        .map(|case| run_case(case, documented, cleanup_ref))
+        .map(|case| run_case(case, documented, cleanup_ref, crd_cases))
         .buffer_unordered(8)
         .inspect(|r| match r {
             Ok(line) => eprintln!("{line}"),

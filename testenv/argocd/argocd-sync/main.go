@@ -168,11 +168,14 @@ func run() int {
 	return code
 }
 
-// ensureSynced loads the cluster cache, trying again for up to 10 s: the cache lists every
+// ensureSynced loads the cluster cache, trying again for up to 2 min: the cache lists every
 // kind discovery names, and a CRD being deleted (by a test running beside this one) is still
-// named for a moment after its kind stopped being served.
+// named for a moment after its kind stopped being served; and it reads the apiserver's
+// OpenAPI v2 document, which the apiserver rebuilds after every CRD change and, on a loaded
+// machine with tests creating CRDs beside this one, sometimes serves slower than the 32 s
+// client timeout.
 func ensureSynced(clusterCache cache.ClusterCache) error {
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		err := clusterCache.EnsureSynced()
 		if err == nil || time.Now().After(deadline) {
@@ -251,9 +254,9 @@ func syncOnce(ctx context.Context, clusterCache cache.ClusterCache, config *rest
 }
 
 // discoveryLagKubectl is the engine's kubectl whose applies and creates of an object whose
-// kind the apiserver does not serve yet are tried again for up to 10 s. The engine applies a
-// custom resource once its CRD is Established, but the apiserver's discovery documents the
-// new kind a moment later, so on a loaded machine the apply can fail with "no matches for
+// kind the apiserver does not serve yet are tried again for up to a minute. The engine applies
+// a custom resource after waiting at most 3 s for its CRD to be Established, and the
+// apiserver's discovery documents the new kind a moment after that, so on a loaded machine the apply can fail with "no matches for
 // kind … ensure CRDs are installed first" — a failure Argo CD's users meet as a failed sync
 // and retry. Such an apply wrote nothing, so trying it again keeps the order of writes the
 // engine chose and takes the race out of the comparison.
@@ -279,7 +282,7 @@ func kindNotServedYet(err error) bool {
 }
 
 func retryWhileKindNotServed[T any](call func() (T, error)) (T, error) {
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		out, err := call()
 		if !kindNotServedYet(err) || time.Now().After(deadline) {
