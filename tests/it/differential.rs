@@ -159,8 +159,11 @@ fn load_case(path: &Path) -> Case {
             Some(d) if d.starts_with("fixture as is: ") => {
                 fixture_docs = fixture(d["fixture as is: ".len()..].trim(), false)
             }
-            Some(d) if d.starts_with("waves args: ") => waves_args
-                .extend(d["waves args: ".len()..].split_whitespace().map(str::to_string)),
+            Some(d) if d.starts_with("waves args: ") => waves_args.extend(
+                d["waves args: ".len()..]
+                    .split_whitespace()
+                    .map(str::to_string),
+            ),
             Some(d) if d.starts_with("operator: ") => {
                 operator = Some(d["operator: ".len()..].trim().to_string())
             }
@@ -297,7 +300,10 @@ async fn kinds(client: &Client, case: &Case) -> Vec<CaseKind> {
     for doc in &docs {
         let api_version = doc["apiVersion"].as_str().unwrap_or_default();
         let kind = doc["kind"].as_str().unwrap_or_default();
-        if out.iter().any(|k| k.api_version == api_version && k.kind == kind) {
+        if out
+            .iter()
+            .any(|k| k.api_version == api_version && k.kind == kind)
+        {
             continue;
         }
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
@@ -463,7 +469,11 @@ fn cleanup_targets(renaming: &Renaming, kinds: &[CaseKind]) -> Vec<String> {
     let mut targets: Vec<String> = Vec::new();
     for k in kinds.iter().filter(|k| !k.namespaced) {
         let resource = if k.api_version.contains('/') {
-            format!("{}.{}", k.plural, group_of(&renaming.api_version(&k.api_version)))
+            format!(
+                "{}.{}",
+                k.plural,
+                group_of(&renaming.api_version(&k.api_version))
+            )
         } else {
             k.plural.clone()
         };
@@ -605,7 +615,8 @@ async fn run_case(
             .iter()
             .enumerate()
             .map(|(i, docs)| {
-                let renamed: Vec<serde_json::Value> = docs.iter().map(|d| renaming.apply(d)).collect();
+                let renamed: Vec<serde_json::Value> =
+                    docs.iter().map(|d| renaming.apply(d)).collect();
                 write_sync(&tmp.path().join(label), i, &renamed)
             })
             .collect();
@@ -622,11 +633,21 @@ async fn run_case(
         .collect();
     let ((argo, argo_log), (ours, ours_log)) = tokio::join!(
         run_engine(&case, &argo_ns, &sides[0].2, &sides[0].0, &sides[0].1, true),
-        run_engine(&case, &ours_ns, &sides[1].2, &sides[1].0, &sides[1].1, false)
+        run_engine(
+            &case,
+            &ours_ns,
+            &sides[1].2,
+            &sides[1].0,
+            &sides[1].1,
+            false
+        )
     );
     drop(operators);
     for (renaming, _, _) in &sides {
-        cleanup.lock().unwrap().extend(cleanup_targets(renaming, &kinds));
+        cleanup
+            .lock()
+            .unwrap()
+            .extend(cleanup_targets(renaming, &kinds));
     }
     let failure = |what: String| {
         Err(format!(

@@ -97,7 +97,11 @@ impl Renaming {
     /// The renaming of `docs` (every sync of a case) for the engine whose suffix is `suffix`.
     /// `cluster_scoped`: the kinds (besides Namespace and CustomResourceDefinition) that are
     /// cluster-scoped.
-    pub fn of(docs: &[serde_json::Value], suffix: &str, cluster_scoped: &BTreeSet<String>) -> Renaming {
+    pub fn of(
+        docs: &[serde_json::Value],
+        suffix: &str,
+        cluster_scoped: &BTreeSet<String>,
+    ) -> Renaming {
         let mut r = Renaming {
             suffix: suffix.to_string(),
             cluster_scoped: cluster_scoped.clone(),
@@ -106,10 +110,11 @@ impl Renaming {
         for doc in docs {
             let kind = doc["kind"].as_str().unwrap_or_default();
             let meta = &doc["metadata"];
-            if kind == "Namespace" && group_of(doc["apiVersion"].as_str().unwrap_or_default()).is_empty() {
-                if let Some(name) = meta["name"].as_str() {
-                    r.add_namespace(name);
-                }
+            if kind == "Namespace"
+                && group_of(doc["apiVersion"].as_str().unwrap_or_default()).is_empty()
+                && let Some(name) = meta["name"].as_str()
+            {
+                r.add_namespace(name);
             }
             if let Some(ns) = meta["namespace"].as_str() {
                 r.add_namespace(ns);
@@ -119,10 +124,11 @@ impl Renaming {
                     r.add_namespace(ns);
                 }
             }
-            if kind == "CustomResourceDefinition" {
-                if let Some(group) = doc["spec"]["group"].as_str() {
-                    r.groups.insert(group.to_string(), format!("{suffix}.{group}"));
-                }
+            if kind == "CustomResourceDefinition"
+                && let Some(group) = doc["spec"]["group"].as_str()
+            {
+                r.groups
+                    .insert(group.to_string(), format!("{suffix}.{group}"));
             }
         }
         for doc in docs {
@@ -164,22 +170,21 @@ impl Renaming {
     pub fn apply(&self, doc: &serde_json::Value) -> serde_json::Value {
         let mut doc = doc.clone();
         let kind = doc["kind"].as_str().unwrap_or_default().to_string();
-        if let Some(api_version) = doc["apiVersion"].as_str() {
-            if let Some((group, version)) = api_version.rsplit_once('/') {
-                if let Some(renamed) = self.groups.get(group) {
-                    doc["apiVersion"] = format!("{renamed}/{version}").into();
-                }
-            }
+        let api_version = doc["apiVersion"].as_str().unwrap_or_default();
+        if api_version.contains('/') {
+            doc["apiVersion"] = self.api_version(api_version).into();
         }
-        if let Some(name) = doc["metadata"]["name"].as_str().map(str::to_string) {
-            if let Some(renamed) = self.cluster_name(&kind, &name, &doc) {
-                doc["metadata"]["name"] = renamed.into();
-            }
+        if let Some(name) = doc["metadata"]["name"].as_str().map(str::to_string)
+            && let Some(renamed) = self.cluster_name(&kind, &name, &doc)
+        {
+            doc["metadata"]["name"] = renamed.into();
         }
-        if kind == "CustomResourceDefinition" {
-            if let Some(renamed) = doc["spec"]["group"].as_str().and_then(|g| self.groups.get(g)) {
-                doc["spec"]["group"] = renamed.clone().into();
-            }
+        if kind == "CustomResourceDefinition"
+            && let Some(renamed) = doc["spec"]["group"]
+                .as_str()
+                .and_then(|g| self.groups.get(g))
+        {
+            doc["spec"]["group"] = renamed.clone().into();
         }
         if let Some(renamed) = doc["metadata"]["namespace"]
             .as_str()
@@ -199,15 +204,15 @@ impl Renaming {
             }
         }
         // A reference to one of the case's ClusterRoles (not to a cluster's own, `view`).
-        if doc["roleRef"]["kind"] == "ClusterRole" {
-            if let Some(name) = doc["roleRef"]["name"].as_str() {
-                let renamed = format!("{name}-{}", self.suffix);
-                if self
-                    .originals
-                    .contains_key(&("ClusterRole".to_string(), renamed.clone()))
-                {
-                    doc["roleRef"]["name"] = renamed.into();
-                }
+        if doc["roleRef"]["kind"] == "ClusterRole"
+            && let Some(name) = doc["roleRef"]["name"].as_str()
+        {
+            let renamed = format!("{name}-{}", self.suffix);
+            if self
+                .originals
+                .contains_key(&("ClusterRole".to_string(), renamed.clone()))
+            {
+                doc["roleRef"]["name"] = renamed.into();
             }
         }
         doc
@@ -283,7 +288,7 @@ fn is_owned(object: &serde_json::Value) -> bool {
 
 /// The groups of a trace (see the module's documentation).
 pub fn groups(trace: &[Write], ids: &Identities) -> Vec<Group> {
-    let mut steps: Vec<(String, String, Option<(String, String)>)> = Vec::new();
+    let mut steps: Vec<(String, String, Option<Tie>)> = Vec::new();
     // uids whose deletion was already seen starting
     let mut deleting: HashSet<String> = HashSet::new();
     for w in trace {
@@ -393,9 +398,12 @@ const KIND_ORDER: &[&str] = &[
     "APIService",
 ];
 
+/// (`create <phase> <wave>`, identity): see [`tie_of`].
+type Tie = (String, String);
+
 /// The tie of a creation in Argo CD's sort: for a kind outside its kind order, (`create
 /// <phase> <wave>`, name); objects with the same tie are sorted in no defined order.
-fn tie_of(label_prefix: &str, kind: &str, id: &str) -> Option<(String, String)> {
+fn tie_of(label_prefix: &str, kind: &str, id: &str) -> Option<Tie> {
     (!KIND_ORDER.contains(&kind)).then(|| (label_prefix.to_string(), id.to_string()))
 }
 
@@ -704,12 +712,21 @@ mod tests {
             write(2, "ADDED", "User", obj("t")),
             write(3, "ADDED", "Vhost", obj("u")),
         ];
-        let a: Vec<String> = groups(&argo, &ids).iter().map(ToString::to_string).collect();
+        let a: Vec<String> = groups(&argo, &ids)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(
             a,
-            ["create Sync 2 User {User/t}", "create Sync 2 Vhost {Vhost/t, Vhost/u}"]
+            [
+                "create Sync 2 User {User/t}",
+                "create Sync 2 Vhost {Vhost/t, Vhost/u}"
+            ]
         );
-        let o: Vec<String> = groups(&ours, &ids).iter().map(ToString::to_string).collect();
+        let o: Vec<String> = groups(&ours, &ids)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(a, o);
         // Known kinds never tie: Argo CD orders them by kind.
         let known = [
@@ -777,7 +794,10 @@ mod tests {
         let out: Vec<serde_json::Value> = docs.iter().map(|d| r.apply(d)).collect();
         assert_eq!(out[0]["metadata"]["name"], "shop-x1");
         assert_eq!(out[1]["metadata"]["namespace"], "shop-x1");
-        assert!(out[2]["metadata"]["namespace"].is_null(), "the engine's own namespace");
+        assert!(
+            out[2]["metadata"]["namespace"].is_null(),
+            "the engine's own namespace"
+        );
         assert_eq!(out[3]["metadata"]["name"], "widgets.x1.example.com");
         assert_eq!(out[3]["spec"]["group"], "x1.example.com");
         assert_eq!(out[4]["apiVersion"], "x1.example.com/v1");
@@ -788,11 +808,17 @@ mod tests {
         assert_eq!(out[6]["subjects"][0]["namespace"], "other-x1");
         assert_eq!(out[7]["roleRef"]["name"], "view", "not one of the case's");
         assert_eq!(r.original("Namespace", "shop-x1"), "shop");
-        assert_eq!(r.original("CustomResourceDefinition", "widgets.x1.example.com"), "widgets.example.com");
+        assert_eq!(
+            r.original("CustomResourceDefinition", "widgets.x1.example.com"),
+            "widgets.example.com"
+        );
         assert_eq!(r.original("ClusterRole", "reader-x1"), "reader");
         assert_eq!(r.original("Widget", "w"), "w");
         assert_eq!(r.api_version("example.com/v1"), "x1.example.com/v1");
-        assert_eq!(r.cluster_names("Namespace"), HashSet::from(["shop-x1".to_string(), "other-x1".to_string()]));
+        assert_eq!(
+            r.cluster_names("Namespace"),
+            HashSet::from(["shop-x1".to_string(), "other-x1".to_string()])
+        );
     }
 
     #[test]

@@ -175,7 +175,9 @@ impl Recorder {
                     let list = loop {
                         match api.list(&ListParams::default()).await {
                             Ok(list) => break list,
-                            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                            Err(_) => {
+                                tokio::time::sleep(std::time::Duration::from_millis(20)).await
+                            }
                         }
                     };
                     let rv = list.metadata.resource_version.clone().unwrap_or_default();
