@@ -37,12 +37,15 @@ import (
 	"github.com/argoproj/gitops-engine/pkg/utils/kube"
 	"github.com/argoproj/gitops-engine/pkg/utils/tracing"
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/textlogger"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"k8s.io/kubectl/pkg/util/openapi"
 )
 
 // trackingAnnotation is the annotation Argo CD's annotation-based tracking writes:
@@ -124,7 +127,7 @@ func run() int {
 			return app, app != ""
 		}),
 	)
-	if err := clusterCache.EnsureSynced(); err != nil {
+	if err := ensureSynced(clusterCache); err != nil {
 		fmt.Fprintf(os.Stderr, "argocd-sync: starting the cluster cache: %v\n", err)
 		return 1
 	}
@@ -165,6 +168,24 @@ func run() int {
 	return code
 }
 
+// ensureSynced loads the cluster cache, trying again for up to 2 min: the cache lists every
+// kind discovery names, and a CRD being deleted (by a test running beside this one) is still
+// named for a moment after its kind stopped being served; and it reads the apiserver's
+// OpenAPI v2 document, which the apiserver rebuilds after every CRD change and, on a loaded
+// machine with tests creating CRDs beside this one, sometimes serves slower than the 32 s
+// client timeout.
+func ensureSynced(clusterCache cache.ClusterCache) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		err := clusterCache.EnsureSynced()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		clusterCache.Invalidate()
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
 // syncOnce runs one sync operation to its end the way Argo CD's application controller
 // drives the engine: every round reconciles the targets with the app's live objects as the
 // cluster cache has them now, builds a sync context from that and the operation's state so
@@ -194,7 +215,7 @@ func syncOnce(ctx context.Context, clusterCache cache.ClusterCache, config *rest
 	})
 	defer unsubscribe()
 
-	kubectl := &kube.KubectlCmd{Log: log, Tracer: tracing.NopTracer{}}
+	kubectl := &discoveryLagKubectl{&kube.KubectlCmd{Log: log, Tracer: tracing.NopTracer{}}}
 	startedAt := metav1.Now()
 	phase, message := common.OperationRunning, ""
 	var results []common.ResourceSyncResult
@@ -230,6 +251,57 @@ func syncOnce(ctx context.Context, clusterCache cache.ClusterCache, config *rest
 		}
 		cleanup()
 	}
+}
+
+// discoveryLagKubectl is the engine's kubectl whose applies and creates of an object whose
+// kind the apiserver does not serve yet are tried again for up to a minute. The engine applies
+// a custom resource after waiting at most 3 s for its CRD to be Established, and the
+// apiserver's discovery documents the new kind a moment after that, so on a loaded machine the apply can fail with "no matches for
+// kind … ensure CRDs are installed first" — a failure Argo CD's users meet as a failed sync
+// and retry. Such an apply wrote nothing, so trying it again keeps the order of writes the
+// engine chose and takes the race out of the comparison.
+type discoveryLagKubectl struct {
+	*kube.KubectlCmd
+}
+
+func (k *discoveryLagKubectl) ManageResources(config *rest.Config, openAPISchema openapi.Resources) (kube.ResourceOperations, func(), error) {
+	ops, cleanup, err := k.KubectlCmd.ManageResources(config, openAPISchema)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &discoveryLagOps{ops}, cleanup, nil
+}
+
+type discoveryLagOps struct {
+	kube.ResourceOperations
+}
+
+// kindNotServedYet says whether err is the apply of a kind discovery does not list yet.
+func kindNotServedYet(err error) bool {
+	return err != nil && (meta.IsNoMatchError(err) || strings.Contains(err.Error(), "ensure CRDs are installed first"))
+}
+
+func retryWhileKindNotServed[T any](call func() (T, error)) (T, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, err := call()
+		if !kindNotServedYet(err) || time.Now().After(deadline) {
+			return out, err
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func (o *discoveryLagOps) ApplyResource(ctx context.Context, obj *unstructured.Unstructured, dryRunStrategy cmdutil.DryRunStrategy, force, validate, serverSideApply bool, manager string) (string, error) {
+	return retryWhileKindNotServed(func() (string, error) {
+		return o.ResourceOperations.ApplyResource(ctx, obj, dryRunStrategy, force, validate, serverSideApply, manager)
+	})
+}
+
+func (o *discoveryLagOps) CreateResource(ctx context.Context, obj *unstructured.Unstructured, dryRunStrategy cmdutil.DryRunStrategy, validate bool) (string, error) {
+	return retryWhileKindNotServed(func() (string, error) {
+		return o.ResourceOperations.CreateResource(ctx, obj, dryRunStrategy, validate)
+	})
 }
 
 // readManifests reads every *.yaml, *.yml and *.json under the paths, in path order.

@@ -65,6 +65,188 @@ impl Identities {
     }
 }
 
+/// The per-engine renaming of what a case writes outside the engine's own namespace, so
+/// that the two engines, syncing side by side into one cluster, never write the same object:
+/// - every namespace the case names (a Namespace object, a `metadata.namespace`, a binding's
+///   subject) gets the suffix: `shop` becomes `shop-<suffix>`;
+/// - every CustomResourceDefinition's group gets it as a first label (`example.com` becomes
+///   `<suffix>.example.com`, the CRD's name `widgets.<suffix>.example.com`), and so does the
+///   `apiVersion` of the case's objects of that group;
+/// - every other cluster-scoped object (`cluster_scoped` kinds: ClusterRole, …) gets it on
+///   its name, and so do the role references naming a renamed ClusterRole.
+///
+/// [`Renaming::original`] maps a renamed object back, so the two traces compare by the
+/// case's own names.
+#[derive(Debug, Default, Clone)]
+pub struct Renaming {
+    suffix: String,
+    /// original namespace → renamed
+    pub namespaces: BTreeMap<String, String>,
+    /// original CRD group → renamed
+    groups: BTreeMap<String, String>,
+    /// (kind, renamed name) → original name, for cluster-scoped objects and CRDs
+    originals: BTreeMap<(String, String), String>,
+    cluster_scoped: BTreeSet<String>,
+}
+
+fn group_of(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("")
+}
+
+impl Renaming {
+    /// The renaming of `docs` (every sync of a case) for the engine whose suffix is `suffix`.
+    /// `cluster_scoped`: the kinds (besides Namespace and CustomResourceDefinition) that are
+    /// cluster-scoped.
+    pub fn of(
+        docs: &[serde_json::Value],
+        suffix: &str,
+        cluster_scoped: &BTreeSet<String>,
+    ) -> Renaming {
+        let mut r = Renaming {
+            suffix: suffix.to_string(),
+            cluster_scoped: cluster_scoped.clone(),
+            ..Renaming::default()
+        };
+        for doc in docs {
+            let kind = doc["kind"].as_str().unwrap_or_default();
+            let meta = &doc["metadata"];
+            if kind == "Namespace"
+                && group_of(doc["apiVersion"].as_str().unwrap_or_default()).is_empty()
+                && let Some(name) = meta["name"].as_str()
+            {
+                r.add_namespace(name);
+            }
+            if let Some(ns) = meta["namespace"].as_str() {
+                r.add_namespace(ns);
+            }
+            for subject in doc["subjects"].as_array().into_iter().flatten() {
+                if let Some(ns) = subject["namespace"].as_str() {
+                    r.add_namespace(ns);
+                }
+            }
+            if kind == "CustomResourceDefinition"
+                && let Some(group) = doc["spec"]["group"].as_str()
+            {
+                r.groups
+                    .insert(group.to_string(), format!("{suffix}.{group}"));
+            }
+        }
+        for doc in docs {
+            let kind = doc["kind"].as_str().unwrap_or_default();
+            let Some(name) = doc["metadata"]["name"].as_str() else {
+                continue;
+            };
+            if let Some(renamed) = r.cluster_name(kind, name, doc) {
+                r.originals
+                    .insert((kind.to_string(), renamed), name.to_string());
+            }
+        }
+        r
+    }
+
+    fn add_namespace(&mut self, ns: &str) {
+        let renamed = format!("{ns}-{}", self.suffix);
+        self.originals
+            .insert(("Namespace".to_string(), renamed.clone()), ns.to_string());
+        self.namespaces.insert(ns.to_string(), renamed);
+    }
+
+    /// The renamed name of a cluster-scoped object `kind/name` (`doc` for a CRD's group),
+    /// `None` for a namespaced one.
+    fn cluster_name(&self, kind: &str, name: &str, doc: &serde_json::Value) -> Option<String> {
+        match kind {
+            "Namespace" => self.namespaces.get(name).cloned(),
+            "CustomResourceDefinition" => {
+                let group = doc["spec"]["group"].as_str()?;
+                let plural = doc["spec"]["names"]["plural"].as_str()?;
+                Some(format!("{plural}.{}", self.groups.get(group)?))
+            }
+            k if self.cluster_scoped.contains(k) => Some(format!("{name}-{}", self.suffix)),
+            _ => None,
+        }
+    }
+
+    /// `doc` as this engine syncs it.
+    pub fn apply(&self, doc: &serde_json::Value) -> serde_json::Value {
+        let mut doc = doc.clone();
+        let kind = doc["kind"].as_str().unwrap_or_default().to_string();
+        let api_version = doc["apiVersion"].as_str().unwrap_or_default();
+        if api_version.contains('/') {
+            doc["apiVersion"] = self.api_version(api_version).into();
+        }
+        if let Some(name) = doc["metadata"]["name"].as_str().map(str::to_string)
+            && let Some(renamed) = self.cluster_name(&kind, &name, &doc)
+        {
+            doc["metadata"]["name"] = renamed.into();
+        }
+        if kind == "CustomResourceDefinition"
+            && let Some(renamed) = doc["spec"]["group"]
+                .as_str()
+                .and_then(|g| self.groups.get(g))
+        {
+            doc["spec"]["group"] = renamed.clone().into();
+        }
+        if let Some(renamed) = doc["metadata"]["namespace"]
+            .as_str()
+            .and_then(|ns| self.namespaces.get(ns))
+        {
+            doc["metadata"]["namespace"] = renamed.clone().into();
+        }
+        // `get_mut`, not `doc["subjects"]`: indexing a missing key mutably would add it.
+        if let Some(subjects) = doc.get_mut("subjects").and_then(|s| s.as_array_mut()) {
+            for subject in subjects {
+                if let Some(renamed) = subject["namespace"]
+                    .as_str()
+                    .and_then(|ns| self.namespaces.get(ns))
+                {
+                    subject["namespace"] = renamed.clone().into();
+                }
+            }
+        }
+        // A reference to one of the case's ClusterRoles (not to a cluster's own, `view`).
+        if doc["roleRef"]["kind"] == "ClusterRole"
+            && let Some(name) = doc["roleRef"]["name"].as_str()
+        {
+            let renamed = format!("{name}-{}", self.suffix);
+            if self
+                .originals
+                .contains_key(&("ClusterRole".to_string(), renamed.clone()))
+            {
+                doc["roleRef"]["name"] = renamed.into();
+            }
+        }
+        doc
+    }
+
+    /// The case's own name of the object `kind/name` this engine wrote.
+    pub fn original(&self, kind: &str, name: &str) -> String {
+        self.originals
+            .get(&(kind.to_string(), name.to_string()))
+            .cloned()
+            .unwrap_or_else(|| name.to_string())
+    }
+
+    /// The renamed names of the cluster-scoped objects of `kind`.
+    pub fn cluster_names(&self, kind: &str) -> HashSet<String> {
+        self.originals
+            .keys()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, n)| n.clone())
+            .collect()
+    }
+
+    /// The renamed apiVersion of `api_version`.
+    pub fn api_version(&self, api_version: &str) -> String {
+        match api_version.rsplit_once('/') {
+            Some((group, version)) => match self.groups.get(group) {
+                Some(renamed) => format!("{renamed}/{version}"),
+                None => api_version.to_string(),
+            },
+            None => api_version.to_string(),
+        }
+    }
+}
+
 /// One group: a label and the objects (`Kind/identity`) it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
@@ -106,7 +288,7 @@ fn is_owned(object: &serde_json::Value) -> bool {
 
 /// The groups of a trace (see the module's documentation).
 pub fn groups(trace: &[Write], ids: &Identities) -> Vec<Group> {
-    let mut steps: Vec<(String, String)> = Vec::new();
+    let mut steps: Vec<(String, String, Option<Tie>)> = Vec::new();
     // uids whose deletion was already seen starting
     let mut deleting: HashSet<String> = HashSet::new();
     for w in trace {
@@ -122,16 +304,19 @@ pub fn groups(trace: &[Write], ids: &Identities) -> Vec<Group> {
             .to_string();
         let member = format!("{}/{id}", w.kind);
         let being_deleted = !w.object["metadata"]["deletionTimestamp"].is_null();
+        let mut tie = None;
         let label = match w.kind_of_event {
             "ADDED" if !being_deleted => {
                 let phase = hook_of(&w.object).unwrap_or_else(|| "Sync".to_string());
-                if phase == "SyncFail" {
-                    // The SyncFail hooks are applied in one round, kind group by kind group
-                    // whatever their wave.
-                    format!("create {phase} {}", w.kind)
+                // The SyncFail hooks are applied in one round, kind group by kind group
+                // whatever their wave.
+                let prefix = if phase == "SyncFail" {
+                    format!("create {phase}")
                 } else {
-                    format!("create {phase} {} {}", wave_of(&w.object), w.kind)
-                }
+                    format!("create {phase} {}", wave_of(&w.object))
+                };
+                tie = tie_of(&prefix, &w.kind, &id);
+                format!("{prefix} {}", w.kind)
             }
             "MODIFIED" | "DELETED" if (being_deleted || w.kind_of_event == "DELETED") => {
                 if !deleting.insert(uid) {
@@ -144,10 +329,22 @@ pub fn groups(trace: &[Write], ids: &Identities) -> Vec<Group> {
             }
             _ => continue,
         };
-        steps.push((label, member));
+        steps.push((label, member, tie));
+    }
+    // Consecutive creations that tie in Argo CD's sort (objects of kinds outside its kind
+    // order, in one phase and wave, with one name) come in no defined order there: put each
+    // such run in one order (by kind) before grouping.
+    let mut i = 0;
+    while i < steps.len() {
+        let mut j = i + 1;
+        while steps[i].2.is_some() && j < steps.len() && steps[j].2 == steps[i].2 {
+            j += 1;
+        }
+        steps[i..j].sort_by(|a, b| a.1.cmp(&b.1));
+        i = j;
     }
     let mut out: Vec<Group> = Vec::new();
-    for (label, member) in steps {
+    for (label, member, _) in steps {
         match out.last_mut() {
             Some(g) if g.label == label => {
                 g.members.insert(member);
@@ -159,6 +356,55 @@ pub fn groups(trace: &[Write], ids: &Identities) -> Vec<Group> {
         }
     }
     out
+}
+
+/// Argo CD's kind order (gitops-engine's `kindOrder`, SPEC §3): every other kind ranks equal,
+/// after these.
+const KIND_ORDER: &[&str] = &[
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+];
+
+/// (`create <phase> <wave>`, identity): see [`tie_of`].
+type Tie = (String, String);
+
+/// The tie of a creation in Argo CD's sort: for a kind outside its kind order, (`create
+/// <phase> <wave>`, name); objects with the same tie are sorted in no defined order.
+fn tie_of(label_prefix: &str, kind: &str, id: &str) -> Option<Tie> {
+    (!KIND_ORDER.contains(&kind)).then(|| (label_prefix.to_string(), id.to_string()))
 }
 
 /// The outcome of one engine's run, as compared: `Succeeded` or `Failed` (anything else is
@@ -447,6 +693,50 @@ mod tests {
     }
 
     #[test]
+    fn objects_of_unknown_kinds_with_one_name_tie_and_compare_as_a_set() {
+        let obj = |name: &str| obj(name, json!({"argocd.argoproj.io/sync-wave": "2"}));
+        let ids = Identities::of(&[
+            json!({"kind": "User", "metadata": {"name": "t"}}),
+            json!({"kind": "Vhost", "metadata": {"name": "t"}}),
+            json!({"kind": "Vhost", "metadata": {"name": "u"}}),
+            json!({"kind": "ConfigMap", "metadata": {"name": "t"}}),
+            json!({"kind": "Secret", "metadata": {"name": "t"}}),
+        ]);
+        let argo = [
+            write(1, "ADDED", "User", obj("t")),
+            write(2, "ADDED", "Vhost", obj("t")),
+            write(3, "ADDED", "Vhost", obj("u")),
+        ];
+        let ours = [
+            write(1, "ADDED", "Vhost", obj("t")),
+            write(2, "ADDED", "User", obj("t")),
+            write(3, "ADDED", "Vhost", obj("u")),
+        ];
+        let a: Vec<String> = groups(&argo, &ids)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            a,
+            [
+                "create Sync 2 User {User/t}",
+                "create Sync 2 Vhost {Vhost/t, Vhost/u}"
+            ]
+        );
+        let o: Vec<String> = groups(&ours, &ids)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(a, o);
+        // Known kinds never tie: Argo CD orders them by kind.
+        let known = [
+            write(1, "ADDED", "ConfigMap", obj("t")),
+            write(2, "ADDED", "Secret", obj("t")),
+        ];
+        assert_eq!(groups(&known, &ids).len(), 2);
+    }
+
+    #[test]
     fn owned_objects_are_not_the_cases() {
         let mut pod = obj("migrate", json!({}));
         pod["metadata"]["ownerReferences"] = json!([{"kind": "Job", "name": "migrate"}]);
@@ -478,6 +768,57 @@ mod tests {
         assert!(shows_exactly("D3", &argo, &ssa).is_ok());
         assert!(shows_exactly("D5", &argo, &side("Failed", written, &[])).is_err());
         assert!(shows_exactly("D9", &argo, &ssa).is_err(), "unknown");
+    }
+
+    #[test]
+    fn a_renaming_moves_namespaces_crd_groups_and_cluster_objects_and_maps_them_back() {
+        let docs = [
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "shop"}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d"}}),
+            json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                "metadata": {"name": "widgets.example.com"},
+                "spec": {"group": "example.com", "names": {"plural": "widgets", "kind": "Widget"}}}),
+            json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "shop"}}),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "reader"}}),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "b"},
+                "roleRef": {"kind": "ClusterRole", "name": "reader"},
+                "subjects": [{"kind": "ServiceAccount", "name": "sa", "namespace": "other"}]}),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "v"},
+                "roleRef": {"kind": "ClusterRole", "name": "view"}}),
+        ];
+        let cluster: BTreeSet<String> = ["ClusterRole", "ClusterRoleBinding"]
+            .map(String::from)
+            .into();
+        let r = Renaming::of(&docs, "x1", &cluster);
+        let out: Vec<serde_json::Value> = docs.iter().map(|d| r.apply(d)).collect();
+        assert_eq!(out[0]["metadata"]["name"], "shop-x1");
+        assert_eq!(out[1]["metadata"]["namespace"], "shop-x1");
+        assert!(
+            out[2]["metadata"]["namespace"].is_null(),
+            "the engine's own namespace"
+        );
+        assert_eq!(out[3]["metadata"]["name"], "widgets.x1.example.com");
+        assert_eq!(out[3]["spec"]["group"], "x1.example.com");
+        assert_eq!(out[4]["apiVersion"], "x1.example.com/v1");
+        assert_eq!(out[4]["metadata"]["namespace"], "shop-x1");
+        assert_eq!(out[5]["metadata"]["name"], "reader-x1");
+        assert_eq!(out[6]["metadata"]["name"], "b-x1");
+        assert_eq!(out[6]["roleRef"]["name"], "reader-x1");
+        assert_eq!(out[6]["subjects"][0]["namespace"], "other-x1");
+        assert_eq!(out[7]["roleRef"]["name"], "view", "not one of the case's");
+        assert_eq!(r.original("Namespace", "shop-x1"), "shop");
+        assert_eq!(
+            r.original("CustomResourceDefinition", "widgets.x1.example.com"),
+            "widgets.example.com"
+        );
+        assert_eq!(r.original("ClusterRole", "reader-x1"), "reader");
+        assert_eq!(r.original("Widget", "w"), "w");
+        assert_eq!(r.api_version("example.com/v1"), "x1.example.com/v1");
+        assert_eq!(
+            r.cluster_names("Namespace"),
+            HashSet::from(["shop-x1".to_string(), "other-x1".to_string()])
+        );
     }
 
     #[test]

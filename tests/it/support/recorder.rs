@@ -1,10 +1,14 @@
 //! Records the order of writes in a namespace, as the cluster saw them: watches started before
 //! a sync record every ADDED / MODIFIED / DELETED event of the kinds asked for; sorting by
-//! `resourceVersion` (one etcd counter across kinds) gives the global order.
+//! `resourceVersion` (one etcd counter across kinds) gives the global order. Cluster-scoped
+//! kinds are watched across the cluster, filtered by name; a custom resource whose CRD the
+//! sync creates is watched from the moment the CRD is Established ([`Watch::after_crd`]).
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, WatchEvent, WatchParams};
 
@@ -48,14 +52,146 @@ fn resource(api_version: &str, kind: &str, plural: &str) -> ApiResource {
     }
 }
 
+/// One watch of a [`Recorder`]: a kind, where, and (for a custom resource whose CRD the sync
+/// itself creates) the CRD it waits for.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    /// (apiVersion, kind, plural).
+    pub api_version: String,
+    pub kind: String,
+    pub plural: String,
+    /// `Some(ns)`: the objects of that namespace; `None`: a cluster-scoped kind, watched
+    /// across the cluster.
+    pub namespace: Option<String>,
+    /// For a cluster-scoped kind: only objects of these names are recorded (other tests and
+    /// the other engine write the same kinds at the same time).
+    pub names: Option<HashSet<String>>,
+    /// The name of a CustomResourceDefinition the sync creates: the kind cannot be watched
+    /// before it is served, so the watch starts when the CRD is Established, by a list
+    /// whose objects are recorded as ADDED at their resourceVersion (then the watch from
+    /// the list's resourceVersion misses nothing after it).
+    pub after_crd: Option<String>,
+}
+
+/// Records one event (or listed object) into `writes` if the watch wants it.
+fn record(
+    writes: &Mutex<Vec<Write>>,
+    names: Option<&HashSet<String>>,
+    what: &'static str,
+    kind: &str,
+    obj: DynamicObject,
+) {
+    let name = obj.metadata.name.clone().unwrap_or_default();
+    if names.is_some_and(|n| !n.contains(&name)) {
+        return;
+    }
+    let rv = obj
+        .metadata
+        .resource_version
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let object = serde_json::to_value(&obj).unwrap_or_default();
+    writes.lock().unwrap().push(Write {
+        rv,
+        kind_of_event: what,
+        kind: kind.to_string(),
+        name,
+        object,
+    });
+}
+
+/// Records the events of `stream` until it ends (or the task is aborted).
+async fn follow(
+    stream: impl futures_util::Stream<Item = kube::Result<WatchEvent<DynamicObject>>> + Send,
+    writes: Arc<Mutex<Vec<Write>>>,
+    names: Option<HashSet<String>>,
+    kind: String,
+) {
+    let mut stream = std::pin::pin!(stream);
+    while let Some(Ok(event)) = stream.next().await {
+        let (what, obj) = match event {
+            WatchEvent::Added(o) => ("ADDED", o),
+            WatchEvent::Modified(o) => ("MODIFIED", o),
+            WatchEvent::Deleted(o) => ("DELETED", o),
+            _ => continue,
+        };
+        record(&writes, names.as_ref(), what, &kind, obj);
+    }
+}
+
+/// Whether the CRD `name` exists and is Established.
+async fn crd_established(client: &Client, name: &str) -> bool {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    match crds.get_opt(name).await {
+        Ok(Some(crd)) => crd
+            .status
+            .and_then(|s| s.conditions)
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True"),
+        _ => false,
+    }
+}
+
 impl Recorder {
     /// Starts watches on `kinds` in `namespace`; returns once every watch is established.
     pub async fn start(client: &Client, namespace: &str, kinds: &[(&str, &str, &str)]) -> Recorder {
+        let watches: Vec<Watch> = kinds
+            .iter()
+            .map(|(api_version, kind, plural)| Watch {
+                api_version: api_version.to_string(),
+                kind: kind.to_string(),
+                plural: plural.to_string(),
+                namespace: Some(namespace.to_string()),
+                names: None,
+                after_crd: None,
+            })
+            .collect();
+        Recorder::start_watches(client, &watches).await
+    }
+
+    /// Starts `watches`; returns once every watch that does not wait for a CRD is
+    /// established.
+    pub async fn start_watches(client: &Client, watches: &[Watch]) -> Recorder {
         let writes = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
-        for (api_version, kind, plural) in kinds {
-            let ar = resource(api_version, kind, plural);
-            let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &ar);
+        for w in watches {
+            let ar = resource(&w.api_version, &w.kind, &w.plural);
+            let api: Api<DynamicObject> = match &w.namespace {
+                Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+                None => Api::all_with(client.clone(), &ar),
+            };
+            let writes = writes.clone();
+            let kind = w.kind.clone();
+            let names = w.names.clone();
+            if let Some(crd) = w.after_crd.clone() {
+                let client = client.clone();
+                tasks.push(tokio::spawn(async move {
+                    while !crd_established(&client, &crd).await {
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    }
+                    // The kind may take a moment to be served after Established.
+                    let list = loop {
+                        match api.list(&ListParams::default()).await {
+                            Ok(list) => break list,
+                            Err(_) => {
+                                tokio::time::sleep(std::time::Duration::from_millis(20)).await
+                            }
+                        }
+                    };
+                    let rv = list.metadata.resource_version.clone().unwrap_or_default();
+                    for obj in list.items {
+                        record(&writes, names.as_ref(), "ADDED", &kind, obj);
+                    }
+                    let Ok(stream) = api.watch(&WatchParams::default().timeout(290), &rv).await
+                    else {
+                        return;
+                    };
+                    follow(stream, writes, names, kind).await;
+                }));
+                continue;
+            }
             let list = api
                 .list(&ListParams::default())
                 .await
@@ -65,34 +201,7 @@ impl Recorder {
                 .watch(&WatchParams::default().timeout(290), &rv)
                 .await
                 .unwrap_or_else(|e| panic!("watching {kind}: {e}"));
-            let writes = writes.clone();
-            let kind = kind.to_string();
-            tasks.push(tokio::spawn(async move {
-                let mut stream = stream.boxed();
-                while let Some(Ok(event)) = stream.next().await {
-                    let (what, obj) = match event {
-                        WatchEvent::Added(o) => ("ADDED", o),
-                        WatchEvent::Modified(o) => ("MODIFIED", o),
-                        WatchEvent::Deleted(o) => ("DELETED", o),
-                        _ => continue,
-                    };
-                    let rv = obj
-                        .metadata
-                        .resource_version
-                        .as_deref()
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0);
-                    let name = obj.metadata.name.clone().unwrap_or_default();
-                    let object = serde_json::to_value(&obj).unwrap_or_default();
-                    writes.lock().unwrap().push(Write {
-                        rv,
-                        kind_of_event: what,
-                        kind: kind.clone(),
-                        name,
-                        object,
-                    });
-                }
-            }));
+            tasks.push(tokio::spawn(follow(stream, writes, names, kind)));
         }
         Recorder { writes, tasks }
     }
