@@ -101,23 +101,59 @@ fn record(
     });
 }
 
-/// Records the events of `stream` until it ends (or the task is aborted).
+/// Records the events of `api` from resourceVersion `rv` until the task is aborted. A watch
+/// the apiserver ends (its timeout, a dropped connection) is started again from the last
+/// resourceVersion seen, so a long or slow sync leaves no gap at the end of its trace.
 async fn follow(
-    stream: impl futures_util::Stream<Item = kube::Result<WatchEvent<DynamicObject>>> + Send,
+    mut first: Option<EventStream>,
+    api: Api<DynamicObject>,
+    mut rv: String,
     writes: Arc<Mutex<Vec<Write>>>,
     names: Option<HashSet<String>>,
     kind: String,
 ) {
-    let mut stream = std::pin::pin!(stream);
-    while let Some(Ok(event)) = stream.next().await {
-        let (what, obj) = match event {
-            WatchEvent::Added(o) => ("ADDED", o),
-            WatchEvent::Modified(o) => ("MODIFIED", o),
-            WatchEvent::Deleted(o) => ("DELETED", o),
-            _ => continue,
+    loop {
+        let mut stream = match first.take() {
+            Some(stream) => stream,
+            None => match watch(&api, &rv).await {
+                Ok(stream) => stream,
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    continue;
+                }
+            },
         };
-        record(&writes, names.as_ref(), what, &kind, obj);
+        while let Some(Ok(event)) = stream.next().await {
+            let (what, obj) = match event {
+                WatchEvent::Added(o) => ("ADDED", o),
+                WatchEvent::Modified(o) => ("MODIFIED", o),
+                WatchEvent::Deleted(o) => ("DELETED", o),
+                WatchEvent::Bookmark(b) => {
+                    rv = b.metadata.resource_version;
+                    continue;
+                }
+                WatchEvent::Error(e) => {
+                    // 410 Gone: what happened since `rv` is lost; the trace would have a gap
+                    // that reads as a difference, so say so where the test's output shows it.
+                    eprintln!("recorder: the watch of {kind} from {rv} ended: {e:?}");
+                    break;
+                }
+            };
+            if let Some(v) = &obj.metadata.resource_version {
+                rv = v.clone();
+            }
+            record(&writes, names.as_ref(), what, &kind, obj);
+        }
     }
+}
+
+type EventStream =
+    futures_util::stream::BoxStream<'static, kube::Result<WatchEvent<DynamicObject>>>;
+
+/// A watch from `rv` (kube asks for bookmarks by default: they keep `rv` recent while nothing changes).
+async fn watch(api: &Api<DynamicObject>, rv: &str) -> kube::Result<EventStream> {
+    let params = WatchParams::default().timeout(290);
+    Ok(api.watch(&params, rv).await?.boxed())
 }
 
 /// Whether the CRD `name` exists and is Established.
@@ -184,11 +220,7 @@ impl Recorder {
                     for obj in list.items {
                         record(&writes, names.as_ref(), "ADDED", &kind, obj);
                     }
-                    let Ok(stream) = api.watch(&WatchParams::default().timeout(290), &rv).await
-                    else {
-                        return;
-                    };
-                    follow(stream, writes, names, kind).await;
+                    follow(None, api, rv, writes, names, kind).await;
                 }));
                 continue;
             }
@@ -197,11 +229,18 @@ impl Recorder {
                 .await
                 .unwrap_or_else(|e| panic!("listing {kind}: {e}"));
             let rv = list.metadata.resource_version.unwrap_or_default();
-            let stream = api
-                .watch(&WatchParams::default().timeout(290), &rv)
+            // The first watch starts here, so the recorder is watching when this returns.
+            let first = watch(&api, &rv)
                 .await
                 .unwrap_or_else(|e| panic!("watching {kind}: {e}"));
-            tasks.push(tokio::spawn(follow(stream, writes, names, kind)));
+            tasks.push(tokio::spawn(follow(
+                Some(first),
+                api,
+                rv,
+                writes,
+                names,
+                kind,
+            )));
         }
         Recorder { writes, tasks }
     }
