@@ -358,53 +358,15 @@ pub fn groups(trace: &[Write], ids: &Identities) -> Vec<Group> {
     out
 }
 
-/// Argo CD's kind order (gitops-engine's `kindOrder`, SPEC §3): every other kind ranks equal,
-/// after these.
-const KIND_ORDER: &[&str] = &[
-    "Namespace",
-    "NetworkPolicy",
-    "ResourceQuota",
-    "LimitRange",
-    "PodSecurityPolicy",
-    "PodDisruptionBudget",
-    "ServiceAccount",
-    "Secret",
-    "SecretList",
-    "ConfigMap",
-    "StorageClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "CustomResourceDefinition",
-    "ClusterRole",
-    "ClusterRoleList",
-    "ClusterRoleBinding",
-    "ClusterRoleBindingList",
-    "Role",
-    "RoleList",
-    "RoleBinding",
-    "RoleBindingList",
-    "Service",
-    "DaemonSet",
-    "Pod",
-    "ReplicationController",
-    "ReplicaSet",
-    "Deployment",
-    "HorizontalPodAutoscaler",
-    "StatefulSet",
-    "Job",
-    "CronJob",
-    "IngressClass",
-    "Ingress",
-    "APIService",
-];
-
 /// (`create <phase> <wave>`, identity): see [`tie_of`].
 type Tie = (String, String);
 
 /// The tie of a creation in Argo CD's sort: for a kind outside its kind order, (`create
-/// <phase> <wave>`, name); objects with the same tie are sorted in no defined order.
+/// <phase> <wave>`, name); objects with the same tie are sorted in no defined order. Argo CD's
+/// kind order is SPEC §3's, which `plan` uses too.
 fn tie_of(label_prefix: &str, kind: &str, id: &str) -> Option<Tie> {
-    (!KIND_ORDER.contains(&kind)).then(|| (label_prefix.to_string(), id.to_string()))
+    (!kubectl_waves::model::known::KIND_ORDER.contains(&kind))
+        .then(|| (label_prefix.to_string(), id.to_string()))
 }
 
 /// The outcome of one engine's run, as compared: `Succeeded` or `Failed` (anything else is
