@@ -48,6 +48,12 @@ import (
 	"k8s.io/kubectl/pkg/util/openapi"
 )
 
+// ssaManager is the field manager of the engine's server-side applies: Argo CD's controller
+// passes its constant ArgoCDSSAManager (controller/sync.go, sync.WithServerSideApplyManager).
+// The engine's own default is "", which the apiserver refuses for an apply patch
+// ("fieldManager: Required value"), so without it every ServerSideApply=true object fails.
+const ssaManager = "argocd-controller"
+
 // trackingAnnotation is the annotation Argo CD's annotation-based tracking writes:
 // "<app>:<group>/<kind>:<namespace>/<name>".
 const trackingAnnotation = "argocd.argoproj.io/tracking-id"
@@ -227,7 +233,7 @@ func syncOnce(ctx context.Context, clusterCache cache.ClusterCache, config *rest
 		reconciled := sync.Reconcile(targets, live, namespace, clusterCache)
 		syncCtx, cleanup, err := sync.NewSyncContext("differential", reconciled, config, config, kubectl,
 			namespace, clusterCache.GetOpenAPISchema(),
-			sync.WithPrune(prune), sync.WithLogr(log),
+			sync.WithPrune(prune), sync.WithLogr(log), sync.WithServerSideApplyManager(ssaManager),
 			sync.WithInitialState(phase, message, results, startedAt))
 		if err != nil {
 			return results, fmt.Errorf("creating the sync context: %w", err)
