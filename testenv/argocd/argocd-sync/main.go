@@ -10,12 +10,11 @@
 // operation Succeeded, 1 when it Failed or Errored, 2 on bad input, 3 on timeout.
 //
 // It drives the engine the way Argo CD's application controller does (see syncOnce), with the
-// engine's built-in health checks, and Argo CD's tracking annotation
-// deciding which live objects belong to the app (so a second run prunes what the first run
-// created and the second input lacks). It does not add what the Argo CD application
-// controller adds around the engine (the 2 s delay between waves, Lua health checks,
-// Application-level sync options): docs/argocd-differences.md lists what that means for
-// the comparison.
+// options the controller gives it for an Application without sync options (controllerOptions),
+// and Argo CD's tracking annotation deciding which live objects belong to the app (so a second
+// run prunes what the first run created and the second input lacks). Of what the controller
+// passes it leaves out the 2 s delay between waves and the Lua health checks (the engine's
+// built-in Go checks only): docs/argocd-differences.md lists what that means for the comparison.
 package main
 
 import (
@@ -29,6 +28,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	gosync "sync"
 	"time"
 
 	"github.com/argoproj/gitops-engine/pkg/cache"
@@ -40,6 +40,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -221,7 +223,7 @@ func syncOnce(ctx context.Context, clusterCache cache.ClusterCache, config *rest
 	})
 	defer unsubscribe()
 
-	kubectl := &discoveryLagKubectl{&kube.KubectlCmd{Log: log, Tracer: tracing.NopTracer{}}}
+	kubectl := &discoveryLagKubectl{&kube.KubectlCmd{Log: log, Tracer: tracing.NopTracer{}}, newSyncCRDs(targets)}
 	startedAt := metav1.Now()
 	phase, message := common.OperationRunning, ""
 	var results []common.ResourceSyncResult
@@ -231,10 +233,10 @@ func syncOnce(ctx context.Context, clusterCache cache.ClusterCache, config *rest
 			return results, fmt.Errorf("reading the live objects: %w", err)
 		}
 		reconciled := sync.Reconcile(targets, live, namespace, clusterCache)
+		// The revision ends up in the names of generateName hooks (its first 7 characters, as
+		// of a commit hash): "differential" gives names as long as Argo CD's.
 		syncCtx, cleanup, err := sync.NewSyncContext("differential", reconciled, config, config, kubectl,
-			namespace, clusterCache.GetOpenAPISchema(),
-			sync.WithPrune(prune), sync.WithLogr(log), sync.WithServerSideApplyManager(ssaManager),
-			sync.WithInitialState(phase, message, results, startedAt))
+			namespace, clusterCache.GetOpenAPISchema(), controllerOptions(log, prune, phase, message, results, startedAt)...)
 		if err != nil {
 			return results, fmt.Errorf("creating the sync context: %w", err)
 		}
@@ -259,15 +261,69 @@ func syncOnce(ctx context.Context, clusterCache cache.ClusterCache, config *rest
 	}
 }
 
+// controllerOptions are the options Argo CD v3.2.0's application controller gives the engine
+// (SyncAppState in argo-cd's controller/sync.go) for an Application with no sync options, in
+// its order, each with the value it has there. Where the engine's default is that value it is
+// passed anyway, so that a change of an engine default cannot change the comparison silently.
+// testenv/README.md has them as a table.
+func controllerOptions(log logr.Logger, prune bool, phase common.OperationPhase, message string,
+	results []common.ResourceSyncResult, startedAt metav1.Time,
+) []sync.SyncOpt {
+	foreground := metav1.DeletePropagationForeground
+	return []sync.SyncOpt{
+		sync.WithLogr(log),
+		// Not passed: WithHealthOverride. The controller passes its Lua health checks (argocd-cm's
+		// resource.customizations and the ones built into Argo CD); argocd-sync has the engine's
+		// Go checks only (docs/argocd-differences.md, D5). For every kind in the corpus but the
+		// custom resources of D5's cases Argo CD has no Lua check, so the engine's own check is
+		// what Argo CD uses too.
+		//
+		// Not passed: WithPermissionValidator. The controller checks the AppProject's allowed
+		// kinds and destinations; Argo CD's `default` project allows everything, as the engine's
+		// default validator does.
+		//
+		// dryRun false, force false (no --force), skipHooks false (the "hook" sync strategy, the
+		// default, and no resource selection). prune is the operation's: `argocd app sync
+		// --prune` or `automated.prune: true` make it true; the differential tests sync with
+		// --prune on both sides.
+		sync.WithOperationSettings(false, prune, false, false),
+		sync.WithInitialState(phase, message, results, startedAt),
+		// Not passed: WithResourcesFilter. The controller keeps the objects of a selective sync
+		// (none here) whose live object is the app's own by its tracking id; every live object
+		// reconciled here was selected by that tracking id (isManaged), so the filter would keep
+		// everything.
+		sync.WithManifestValidation(true), // unless Validate=false on the Application
+		// Not passed: WithSyncWaveHook. The controller's hook sleeps 2 s after every wave but
+		// the last (ARGOCD_SYNC_WAVE_DELAY): timing only, docs/argocd-differences.md D3.
+		sync.WithPruneLast(false),                        // unless PruneLast=true on the Application
+		sync.WithResourceModificationChecker(false, nil), // unless ApplyOutOfSyncOnly=true
+		sync.WithPrunePropagationPolicy(&foreground),     // unless PrunePropagationPolicy=…
+		sync.WithReplace(false),                          // unless Replace=true on the Application
+		sync.WithServerSideApply(false),                  // unless ServerSideApply=true on the Application
+		sync.WithServerSideApplyManager(ssaManager),
+		sync.WithClientSideApplyMigration(true, common.DefaultClientSideApplyMigrationManager),
+		// True only when the Application's argocd.argoproj.io/deletion-approved annotation is
+		// newer than the operation: Prune=confirm objects wait (none in the corpus).
+		sync.WithPruneConfirmed(false),
+		sync.WithSkipDryRunOnMissingResource(false),
+		// Not passed: WithNamespaceModifier, which the controller adds only with
+		// CreateNamespace=true.
+	}
+}
+
 // discoveryLagKubectl is the engine's kubectl whose applies and creates of an object whose
-// kind the apiserver does not serve yet are tried again for up to a minute. The engine applies
-// a custom resource after waiting at most 3 s for its CRD to be Established, and the
-// apiserver's discovery documents the new kind a moment after that, so on a loaded machine the apply can fail with "no matches for
-// kind … ensure CRDs are installed first" — a failure Argo CD's users meet as a failed sync
-// and retry. Such an apply wrote nothing, so trying it again keeps the order of writes the
-// engine chose and takes the race out of the comparison.
+// kind the apiserver does not serve yet are tried again for up to a minute while that kind's
+// CRD is on its way. The engine applies a custom resource after waiting at most 3 s for its
+// CRD to be Established, and the apiserver's discovery documents the new kind a moment after
+// that, so on a loaded machine the apply can fail with "no matches for kind … ensure CRDs are
+// installed first" — a failure Argo CD's users meet as a failed sync and retry. Such an apply
+// wrote nothing, so trying it again keeps the order of writes the engine chose and takes the
+// race out of the comparison. It is not tried again when nothing will ever serve the kind:
+// the sync's own CRD of that kind failed to apply, or the sync has none and the cluster has
+// none either; then the engine gets the failure at once, as it would in Argo CD.
 type discoveryLagKubectl struct {
 	*kube.KubectlCmd
+	crds *syncCRDs
 }
 
 func (k *discoveryLagKubectl) ManageResources(config *rest.Config, openAPISchema openapi.Resources) (kube.ResourceOperations, func(), error) {
@@ -275,23 +331,100 @@ func (k *discoveryLagKubectl) ManageResources(config *rest.Config, openAPISchema
 	if err != nil {
 		return nil, nil, err
 	}
-	return &discoveryLagOps{ops}, cleanup, nil
+	client, err := dynamic.NewForConfig(config)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return &discoveryLagOps{ops, k.crds, client}, cleanup, nil
+}
+
+// syncCRDs are the kinds the sync's own CRDs define, and whether the apply of each kind's CRD
+// has failed. It lives as long as the operation: every round's sync context shares it.
+type syncCRDs struct {
+	mu     gosync.Mutex
+	failed map[schema.GroupKind]bool
+}
+
+func newSyncCRDs(targets []*unstructured.Unstructured) *syncCRDs {
+	c := &syncCRDs{failed: map[schema.GroupKind]bool{}}
+	for _, t := range targets {
+		if gk, ok := definedKind(t); ok {
+			c.failed[gk] = false
+		}
+	}
+	return c
+}
+
+// definedKind is the kind obj defines, if it is a CRD.
+func definedKind(obj *unstructured.Unstructured) (schema.GroupKind, bool) {
+	if !kube.IsCRD(obj) {
+		return schema.GroupKind{}, false
+	}
+	group, _, _ := unstructured.NestedString(obj.Object, "spec", "group")
+	kind, _, _ := unstructured.NestedString(obj.Object, "spec", "names", "kind")
+	return schema.GroupKind{Group: group, Kind: kind}, kind != ""
+}
+
+// recordApply notes the outcome of an apply (not a dry run) of one of the sync's CRDs.
+func (c *syncCRDs) recordApply(obj *unstructured.Unstructured, err error) {
+	gk, ok := definedKind(obj)
+	if !ok || err == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, own := c.failed[gk]; own {
+		c.failed[gk] = true
+	}
+}
+
+// state says whether the sync has a CRD of kind gk, and whether its apply failed.
+func (c *syncCRDs) state(gk schema.GroupKind) (own, failed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	failed, own = c.failed[gk]
+	return own, failed
 }
 
 type discoveryLagOps struct {
 	kube.ResourceOperations
+	crds   *syncCRDs
+	client dynamic.Interface
 }
+
+var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
 // kindNotServedYet says whether err is the apply of a kind discovery does not list yet.
 func kindNotServedYet(err error) bool {
 	return err != nil && (meta.IsNoMatchError(err) || strings.Contains(err.Error(), "ensure CRDs are installed first"))
 }
 
-func retryWhileKindNotServed[T any](call func() (T, error)) (T, error) {
+// kindOnItsWay says whether some CRD will serve gk: the sync's own one, unless its apply
+// failed, or one the cluster has (a CRD created a moment ago, by the test or anyone else). When
+// the cluster cannot be asked it says yes: the minute still bounds the wait.
+func (o *discoveryLagOps) kindOnItsWay(ctx context.Context, gk schema.GroupKind) bool {
+	if own, failed := o.crds.state(gk); own {
+		return !failed
+	}
+	list, err := o.client.Resource(crdResource).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return true
+	}
+	for i := range list.Items {
+		if defined, ok := definedKind(&list.Items[i]); ok && defined == gk {
+			return true
+		}
+	}
+	return false
+}
+
+func (o *discoveryLagOps) retryWhileKindNotServed(ctx context.Context, obj *unstructured.Unstructured, call func() (string, error)) (string, error) {
+	gk := obj.GroupVersionKind().GroupKind()
 	deadline := time.Now().Add(time.Minute)
 	for {
 		out, err := call()
-		if !kindNotServedYet(err) || time.Now().After(deadline) {
+		if !kindNotServedYet(err) || time.Now().After(deadline) || !o.kindOnItsWay(ctx, gk) {
 			return out, err
 		}
 		time.Sleep(250 * time.Millisecond)
@@ -299,15 +432,25 @@ func retryWhileKindNotServed[T any](call func() (T, error)) (T, error) {
 }
 
 func (o *discoveryLagOps) ApplyResource(ctx context.Context, obj *unstructured.Unstructured, dryRunStrategy cmdutil.DryRunStrategy, force, validate, serverSideApply bool, manager string) (string, error) {
-	return retryWhileKindNotServed(func() (string, error) {
+	out, err := o.retryWhileKindNotServed(ctx, obj, func() (string, error) {
 		return o.ResourceOperations.ApplyResource(ctx, obj, dryRunStrategy, force, validate, serverSideApply, manager)
 	})
+	if dryRunStrategy == cmdutil.DryRunNone {
+		o.crds.recordApply(obj, err)
+	}
+	return out, err
 }
 
+// CreateResource is what the engine calls instead of ApplyResource for a new object with
+// Replace=true.
 func (o *discoveryLagOps) CreateResource(ctx context.Context, obj *unstructured.Unstructured, dryRunStrategy cmdutil.DryRunStrategy, validate bool) (string, error) {
-	return retryWhileKindNotServed(func() (string, error) {
+	out, err := o.retryWhileKindNotServed(ctx, obj, func() (string, error) {
 		return o.ResourceOperations.CreateResource(ctx, obj, dryRunStrategy, validate)
 	})
+	if dryRunStrategy == cmdutil.DryRunNone {
+		o.crds.recordApply(obj, err)
+	}
+	return out, err
 }
 
 // readManifests reads every *.yaml, *.yml and *.json under the paths, in path order.
