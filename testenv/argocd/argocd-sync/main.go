@@ -274,9 +274,11 @@ func controllerOptions(log logr.Logger, prune bool, phase common.OperationPhase,
 		sync.WithLogr(log),
 		// Not passed: WithHealthOverride. The controller passes its Lua health checks (argocd-cm's
 		// resource.customizations and the ones built into Argo CD); argocd-sync has the engine's
-		// Go checks only (docs/argocd-differences.md, D5). For every kind in the corpus but the
-		// custom resources of D5's cases Argo CD has no Lua check, so the engine's own check is
-		// what Argo CD uses too.
+		// Go checks only (docs/argocd-differences.md, D5). Argo CD has Lua checks for custom
+		// resources (cert-manager, CloudNativePG, …) and two built-in kinds, PodDisruptionBudget
+		// and CronJob, which it awaits and argocd-sync does not: timing only, the comparison
+		// looks at creations and outcome. For every other kind the engine's Go check is the one
+		// Argo CD uses too.
 		//
 		// Not passed: WithPermissionValidator. The controller checks the AppProject's allowed
 		// kinds and destinations; Argo CD's `default` project allows everything, as the engine's
