@@ -2,17 +2,20 @@
 //! parsed meaning of the annotations this tool understands.
 
 pub mod annotations;
+pub mod body;
 pub mod known;
+pub mod name;
 pub mod reference;
 
 use serde_json::Value;
 use std::fmt;
-use std::sync::Arc;
 
 pub use crate::source::Source;
 pub use annotations::{
     Annotations, CompareOptions, DeleteHook, DeletePolicy, Phase, PruneMode, Role, SyncOptions,
 };
+pub use body::Body;
+pub use name::Name;
 pub use reference::ObjectRef;
 
 /// Where an object lives inside its file: the index of its document in the stream (empty
@@ -27,20 +30,21 @@ pub struct ObjectPath {
 /// One Kubernetes object from the input.
 #[derive(Debug, Clone)]
 pub struct Object {
-    pub api_version: String,
+    pub api_version: Name,
     /// API group, "" for the core group.
-    pub group: String,
-    pub kind: String,
+    pub group: Name,
+    pub kind: Name,
     /// `metadata.namespace`, "" when absent.
-    pub namespace: String,
+    pub namespace: Name,
     /// `metadata.name`, or the `generateName` prefix when `generate_name` is set.
     pub name: String,
     pub generate_name: bool,
     pub source: Source,
     pub path: ObjectPath,
-    /// The whole object as parsed. Shared, not copied, by the clones of an object (the
-    /// proposal of `annotate` is the input with other waves): it is most of an object's size.
-    pub value: Arc<Value>,
+    /// The whole object as read, packed ([`Body`]; [`Object::value`] parses it). Shared, not
+    /// copied, by the clones of an object (the proposal of `annotate` is the input with other
+    /// waves): it is most of an object's size.
+    pub body: Body,
     pub annotations: Annotations,
 }
 
@@ -53,9 +57,9 @@ impl Object {
     /// The identity used for duplicates and references.
     pub fn key(&self) -> ObjectKey {
         ObjectKey {
-            group: self.group.clone(),
-            kind: self.kind.clone(),
-            namespace: self.namespace.clone(),
+            group: self.group.to_string(),
+            kind: self.kind.to_string(),
+            namespace: self.namespace.to_string(),
             name: self.name.clone(),
         }
     }
@@ -65,9 +69,9 @@ impl Object {
         matches!(self.annotations.role, Role::Hook { .. })
     }
 
-    /// Labels of the object.
-    pub fn labels(&self) -> Option<&serde_json::Map<String, Value>> {
-        self.value.get("metadata")?.get("labels")?.as_object()
+    /// The whole object as read, parsed from its [`Body`] on each call: call it once per pass.
+    pub fn value(&self) -> Value {
+        self.body.value()
     }
 }
 

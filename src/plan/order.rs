@@ -77,7 +77,8 @@ fn crd_key(o: &Object) -> Option<String> {
     if o.kind != "CustomResourceDefinition" || o.group != "apiextensions.k8s.io" {
         return None;
     }
-    let spec = o.value.get("spec")?;
+    let value = o.value();
+    let spec = value.get("spec")?;
     let group = spec.get("group")?.as_str()?;
     let kind = spec.get("names")?.get("kind")?.as_str()?;
     Some(format!("{group}/{kind}"))
