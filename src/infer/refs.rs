@@ -170,15 +170,8 @@ fn object(group: &str, kind: &str, namespace: &str, name: &str) -> Target {
 
 /// `group/Kind` a CRD defines.
 pub fn crd_defines(o: &Object) -> Option<(String, String)> {
-    if o.kind != "CustomResourceDefinition" || o.group != "apiextensions.k8s.io" {
-        return None;
-    }
-    let value = o.value();
-    let spec = value.get("spec")?;
-    Some((
-        spec.get("group")?.as_str()?.to_string(),
-        spec.get("names")?.get("kind")?.as_str()?.to_string(),
-    ))
+    let crd = o.defines.as_ref()?;
+    Some((crd.group.clone(), crd.kind.clone()))
 }
 
 /// The pod spec of a workload (`v`, the value of `o`) and the field path leading to it.

@@ -7,7 +7,7 @@ use serde_saphyr::Spanned;
 use super::InputFile;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::annotations::{self, Context};
-use crate::model::{Body, Name, Object, ObjectPath, Source, display_name, group_of};
+use crate::model::{Body, CrdDefinition, Name, Object, ObjectPath, Source, display_name, group_of};
 
 /// One top-level value of a file, packed as soon as it is parsed (a stream holds at most one
 /// document as parsed), with the line range it spans (1-based, end exclusive).
@@ -116,6 +116,8 @@ pub fn parse_file(file: &InputFile) -> (Vec<Object>, Vec<Diagnostic>) {
             objects.push(obj);
         }
     }
+    // Every object is kept until the command ends: without the room this list grew into.
+    objects.shrink_to_fit();
     (objects, diags)
 }
 
@@ -556,7 +558,9 @@ fn build_object(
     {
         diags.push(problem);
     }
+    let defines = CrdDefinition::read(group_of(api_version), kind, &value).map(Box::new);
     Some(Object {
+        defines,
         group: Name::new(group_of(api_version)),
         api_version: Name::new(api_version),
         kind: Name::new(kind),

@@ -46,6 +46,36 @@ pub struct Object {
     /// waves): it is most of an object's size.
     pub body: Body,
     pub annotations: Annotations,
+    /// What a CustomResourceDefinition defines, read when it was loaded: asked of every
+    /// object of an unknown kind, it must not parse CRDs (often the largest objects) again.
+    pub defines: Option<Box<CrdDefinition>>,
+}
+
+/// The kind a CustomResourceDefinition defines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrdDefinition {
+    /// `spec.group`.
+    pub group: String,
+    /// `spec.names.kind`.
+    pub kind: String,
+    /// `spec.scope` is `Cluster`.
+    pub cluster_scoped: bool,
+}
+
+impl CrdDefinition {
+    /// The definition in `value` if `group`/`kind` are a CustomResourceDefinition's and it
+    /// names a group and kind.
+    pub fn read(group: &str, kind: &str, value: &Value) -> Option<Self> {
+        if kind != "CustomResourceDefinition" || group != "apiextensions.k8s.io" {
+            return None;
+        }
+        let spec = value.get("spec")?;
+        Some(CrdDefinition {
+            group: spec.get("group")?.as_str()?.to_string(),
+            kind: spec.get("names")?.get("kind")?.as_str()?.to_string(),
+            cluster_scoped: spec.get("scope").and_then(Value::as_str) == Some("Cluster"),
+        })
+    }
 }
 
 impl Object {

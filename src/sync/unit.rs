@@ -160,7 +160,8 @@ pub fn namespace_of(
 /// Whether a CRD of this plan defines `o`'s kind as cluster-scoped.
 pub fn crd_scope_is_cluster(plan: &Plan, o: &Object) -> bool {
     plan.objects.iter().any(|crd| {
-        crate::infer::refs::crd_defines(crd).is_some_and(|(g, k)| g == o.group && k == o.kind)
-            && crd.value().pointer("/spec/scope").and_then(Value::as_str) == Some("Cluster")
+        crd.defines
+            .as_ref()
+            .is_some_and(|d| d.group == o.group && d.kind == o.kind && d.cluster_scoped)
     })
 }
