@@ -17,10 +17,11 @@ struct Document {
     end: usize,
 }
 
-/// How deeply mappings and lists may nest: serde_json's own limit, so YAML and JSON input
-/// agree (kubectl allows more; no manifest we know nests beyond 30). Bounds the recursion of
-/// every later walk over the data.
-pub(crate) const MAX_DEPTH: usize = 128;
+/// How deeply mappings and lists may nest, the object itself counted: serde_json's own limit
+/// (it refuses the 128th level), so YAML and JSON input agree and every object's packed body
+/// (JSON) reads back (kubectl allows more; no manifest we know nests beyond 30). Bounds the
+/// recursion of every later walk over the data.
+pub(crate) const MAX_DEPTH: usize = 127;
 
 /// Options that make serde-saphyr read scalars as kubectl (go-yaml v2, YAML 1.1) does:
 /// `0644` is octal, `yes`/`on`/`y`/`n` are booleans. The default budget (1,024 documents,

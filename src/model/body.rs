@@ -10,7 +10,7 @@
 //! The JSON text is exact: serde_json writes every string, integer and float so that it reads
 //! back the same (floats in their shortest form that reads back to the same bits), and keys in
 //! their order. Depth is bounded when the object is first read (`manifest::parse::MAX_DEPTH`,
-//! serde_json's own limit), so what was written always parses again.
+//! serde_json's own limit, for YAML too), so what was written always parses again.
 
 use std::fmt;
 use std::sync::Arc;
@@ -29,14 +29,10 @@ impl Body {
 
     /// The content, parsed again. Each call parses: call once per pass over an object.
     pub fn value(&self) -> Value {
-        use serde::Deserialize;
-        // Written by `new` from a `Value` whose depth was bounded when the input was read (by
-        // YAML's count of levels, a few more than serde_json's own limit of 128 allows: the
-        // limit is lifted here, the text being ours), so it parses; a failure would be a bug
-        // here, reported as an empty object rather than a panic on user input.
-        let mut reader = serde_json::Deserializer::from_str(&self.0);
-        reader.disable_recursion_limit();
-        Value::deserialize(&mut reader).unwrap_or_else(|e| {
+        // Written by `new` from a `Value` no deeper than serde_json's own limit (the loader
+        // reads YAML and JSON to the same depth), so it parses; a failure would be a bug here,
+        // reported as an empty object rather than a panic on user input.
+        serde_json::from_str(&self.0).unwrap_or_else(|e| {
             debug_assert!(false, "a packed body did not parse again: {e}");
             Value::Object(serde_json::Map::new())
         })
@@ -102,23 +98,34 @@ mod tests {
     }
 
     fn deepest_values_read_back() {
-        let mut deepest = 0;
-        for nesting in 100..160 {
-            let text = format!(
-                "apiVersion: example.com/v1\nkind: Widget\nmetadata: {{name: a}}\nspec: {}1{}\n",
-                "[".repeat(nesting),
-                "]".repeat(nesting)
-            );
+        let read = |text: String, json: bool| {
             let file = crate::manifest::InputFile {
-                display: "deep.yaml".into(),
+                display: if json { "deep.json" } else { "deep.yaml" }.into(),
                 text,
-                json: false,
+                json,
             };
             let (objects, diags) = crate::manifest::parse::parse_file(&file);
-            if !diags.is_empty() {
-                continue;
-            }
-            let value = objects[0].value();
+            diags.is_empty().then(|| objects[0].value())
+        };
+        let mut deepest = 0;
+        for nesting in 100..160 {
+            let (open, close) = ("[".repeat(nesting), "]".repeat(nesting));
+            let yaml = format!(
+                "apiVersion: example.com/v1\nkind: Widget\nmetadata: {{name: a}}\nspec: {open}1{close}\n"
+            );
+            let json = format!(
+                r#"{{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {{"name": "a"}}, "spec": {open}1{close}}}"#
+            );
+            let (from_yaml, from_json) = (read(yaml, false), read(json, true));
+            // The loader reads YAML and JSON to the same depth, so a packed body (JSON) of
+            // either reads back.
+            assert_eq!(
+                from_yaml.is_some(),
+                from_json.is_some(),
+                "nesting {nesting}: YAML and JSON disagree"
+            );
+            let Some(value) = from_yaml else { continue };
+            assert_eq!(value, from_json.unwrap());
             assert_eq!(
                 value["kind"], "Widget",
                 "nesting {nesting} did not read back"
