@@ -19,9 +19,9 @@ if [ -n "${BIN:-}" ]; then
   bin=$BIN
 else
   cargo build --profile "$profile" --locked --quiet
-  dir=$profile
-  [ "$profile" = dev ] && dir=debug
-  bin=$PWD/target/$dir/kubectl-waves
+  out=$profile
+  [ "$profile" = dev ] && out=debug
+  bin=$PWD/target/$out/kubectl-waves
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
