@@ -1556,7 +1556,7 @@ impl<'a> Engine<'a> {
                 } else {
                     &o.namespace
                 };
-                if ns != &set.namespace && !unit::crd_scope_is_cluster(self.plan, o) {
+                if ns != set.namespace && !unit::crd_scope_is_cluster(self.plan, o) {
                     inventory.namespaces.insert(ns.to_string());
                 }
             }
