@@ -107,10 +107,11 @@ pub fn edit(data: &[u8]) {
         );
         assert_eq!(after.len(), objects.len(), "objects appeared or vanished");
         for (before, after) in objects.iter().zip(&after) {
-            let mut intended = serde_json::Value::clone(&before.value);
+            let mut intended = before.value();
             set_wave(&mut intended);
             assert_eq!(
-                *after.value, intended,
+                after.value(),
+                intended,
                 "the edit changed more than the wave"
             );
         }

@@ -27,7 +27,7 @@ pub fn requirement(objects: &[Object], edge: &Edge, weight: Option<i64>) -> Stri
 /// The annotation that sets a kept wave.
 fn wave_source(o: &Object) -> &'static str {
     let has_wave = o
-        .value
+        .value()
         .get("metadata")
         .and_then(|m| m.get("annotations"))
         .and_then(|a| a.get(SYNC_WAVE))

@@ -106,23 +106,26 @@ fn parse(text: &str, json: bool) -> Result<Value, String> {
     }
 }
 
-fn annotation<'a>(o: &'a Object, keys: &[&str]) -> Option<&'a str> {
-    let a = o.value.get("metadata")?.get("annotations")?;
-    keys.iter().find_map(|k| a.get(*k).and_then(Value::as_str))
+fn annotation(o: &Object, keys: &[&str]) -> Option<String> {
+    let value = o.value();
+    let a = value.get("metadata")?.get("annotations")?;
+    keys.iter()
+        .find_map(|k| a.get(*k).and_then(Value::as_str))
+        .map(str::to_string)
 }
 
 fn resource_ref(o: &Object) -> ResourceRef {
     ResourceRef {
-        api_version: o.api_version.clone(),
-        kind: o.kind.clone(),
+        api_version: o.api_version.to_string(),
+        kind: o.kind.to_string(),
         name: o.name.clone(),
-        namespace: o.namespace.clone(),
+        namespace: o.namespace.to_string(),
     }
 }
 
 fn file_ref(o: &Object) -> Option<FileRef> {
     Some(FileRef {
-        path: annotation(o, PATH_KEYS)?.to_string(),
+        path: annotation(o, PATH_KEYS)?,
         index: annotation(o, INDEX_KEYS).and_then(|i| i.trim().parse().ok()),
     })
 }

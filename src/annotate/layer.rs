@@ -37,8 +37,8 @@ pub fn first_phase(o: &Object) -> Option<Phase> {
 /// Whether the object's wave is written down (`sync-wave`, or a Helm hook weight) rather than
 /// Argo CD's default 0.
 pub fn explicit_wave(o: &Object) -> bool {
-    let annotations = o
-        .value
+    let value = o.value();
+    let annotations = value
         .get("metadata")
         .and_then(|m| m.get("annotations"))
         .and_then(|a| a.as_object());

@@ -263,11 +263,7 @@ mod tests {
         assert_eq!(current.len(), 2);
         assert_eq!(proposed.len(), 2);
         for (c, p) in current.iter().zip(proposed) {
-            assert!(
-                std::sync::Arc::ptr_eq(&c.value, &p.value),
-                "{} was copied",
-                c.display_name()
-            );
+            assert!(c.body.shares(&p.body), "{} was copied", c.display_name());
         }
         // The proposal differs in its waves only.
         assert_eq!(current[0].annotations.wave, 3);

@@ -93,7 +93,7 @@ pub fn run(args: &HealthArgs, global: &GlobalArgs) -> CommandResult {
         .objects
         .iter()
         .map(|o| {
-            let (health, error) = match health::assess(&o.value, &config) {
+            let (health, error) = match health::assess(&o.value(), &config) {
                 Ok(h) => (h, None),
                 Err(e) => (
                     Health::new(health::HealthStatus::Unknown, e.to_string()),

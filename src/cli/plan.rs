@@ -330,7 +330,7 @@ fn render_graph_text(gp: &GraphPlan, critical: &graph::CriticalPath, estimated: 
                 let o = &gp.plan.objects[t.object];
                 let waits = waits_of(gp, t.object);
                 vec![
-                    o.kind.clone(),
+                    o.kind.to_string(),
                     namespaced(&o.namespace, &o.name),
                     if !graph_step {
                         "(previous step)".to_string()

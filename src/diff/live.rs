@@ -166,8 +166,8 @@ pub async fn against_cluster(
 fn info(plan: &Plan, u: &Unit) -> ObjectInfo {
     let o = &plan.objects[u.object];
     ObjectInfo {
-        api_version: o.api_version.clone(),
-        kind: o.kind.clone(),
+        api_version: o.api_version.to_string(),
+        kind: o.kind.to_string(),
         namespace: u.namespace.clone(),
         name: o.name.clone(),
         source: o.source.to_string(),
@@ -300,8 +300,8 @@ async fn compare_one(
         }
         return Ok(ObjectDiff::new(object, DiffAction::Rejected).with_message(
             ClusterError::UnknownKind {
-                api_version: o.api_version.clone(),
-                kind: o.kind.clone(),
+                api_version: o.api_version.to_string(),
+                kind: o.kind.to_string(),
             }
             .to_string(),
         ));

@@ -58,16 +58,16 @@ fn positions(plan: &Plan) -> Vec<Position> {
 fn info(plan: &Plan, object: usize) -> ObjectInfo {
     let o = &plan.objects[object];
     ObjectInfo {
-        api_version: o.api_version.clone(),
-        kind: o.kind.clone(),
-        namespace: o.namespace.clone(),
+        api_version: o.api_version.to_string(),
+        kind: o.kind.to_string(),
+        namespace: o.namespace.to_string(),
         name: o.name.clone(),
         source: o.source.to_string(),
     }
 }
 
 fn normalized(plan: &Plan, object: usize) -> serde_json::Value {
-    let mut v = serde_json::Value::clone(&plan.objects[object].value);
+    let mut v = plan.objects[object].value();
     strip_noise(&mut v);
     v
 }

@@ -4,19 +4,21 @@
 //! of the edited object's `annotations` (or, to add or drop that key, of its `metadata`) is
 //! rewritten; every other byte is copied.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
 use super::{
-    EditError, Format, ObjectEdit, ObjectPath, ObjectProblem, Unsupported, apply_to_metadata,
-    metadata_mut, verify,
+    EditError, Format, Intended, ObjectEdit, ObjectPath, ObjectProblem, Unsupported,
+    apply_to_metadata, by_document, verify,
 };
+use crate::model::Body;
 
-/// The values of a JSON stream, as the loader reads them.
-fn parse(text: &str) -> Result<Vec<Value>, String> {
+/// The values of a JSON stream, as the loader reads them, each packed as it is read.
+fn parse(text: &str) -> Result<Vec<Body>, String> {
     serde_json::Deserializer::from_str(text)
         .into_iter::<Value>()
+        .map(|value| value.map(|v| Body::new(&v)))
         .collect::<Result<_, _>>()
         .map_err(|e| e.to_string())
 }
@@ -34,21 +36,30 @@ pub(super) fn edit(text: &str, edits: &[ObjectEdit]) -> Result<String, EditError
         }
         .into());
     }
-    let mut intended = original.clone();
-    let mut touched = Vec::new();
-    let mut seen = HashSet::new();
-    for edit in edits {
-        let metadata = metadata_mut(&mut intended, edit.path)?;
+    let mut intended = Intended::new(original);
+    // The annotations of each object changed, before its first change and after its last.
+    let mut touched: Vec<(ObjectPath, Annotations, Annotations)> = Vec::new();
+    let mut seen: HashMap<ObjectPath, usize> = HashMap::new();
+    for edit in by_document(edits) {
+        let metadata = intended.metadata(edit.path)?;
+        let before = annotations_in(metadata);
         let steps = apply_to_metadata(edit.path, metadata, &edit.changes)?;
-        if !steps.is_empty() && seen.insert(edit.path) {
-            touched.push(edit.path);
+        if steps.is_empty() {
+            continue;
+        }
+        let after = annotations_in(metadata);
+        match seen.get(&edit.path) {
+            Some(&i) => touched[i].2 = after,
+            None => {
+                seen.insert(edit.path, touched.len());
+                touched.push((edit.path, before, after));
+            }
         }
     }
+    let intended = intended.into_docs();
     let mut splices = Vec::with_capacity(touched.len());
-    for path in touched {
-        let before = annotations_of(&original, path);
-        let after = annotations_of(&intended, path);
-        if let Some(splice) = splice_for(text, &docs, path, before, after)? {
+    for (path, before, after) in &touched {
+        if let Some(splice) = splice_for(text, &docs, *path, before.as_ref(), after.as_ref())? {
             splices.push(splice);
         }
     }
@@ -73,14 +84,11 @@ pub(super) fn edit(text: &str, edits: &[ObjectEdit]) -> Result<String, EditError
     Ok(new)
 }
 
-/// `metadata.annotations` of the object at `path` when it is a mapping.
-fn annotations_of(docs: &[Value], path: ObjectPath) -> Option<&Map<String, Value>> {
-    let doc = docs.get(path.document)?;
-    let object = match path.item {
-        Some(i) => doc.get("items")?.get(i)?,
-        None => doc,
-    };
-    object.get("metadata")?.get("annotations")?.as_object()
+/// The `annotations` of a `metadata` mapping when it is a mapping.
+type Annotations = Option<Map<String, Value>>;
+
+fn annotations_in(metadata: &Map<String, Value>) -> Annotations {
+    metadata.get("annotations")?.as_object().cloned()
 }
 
 /// Replace `start..end` of the input with `text`.

@@ -58,6 +58,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use crate::model::Body;
 pub use crate::model::ObjectPath;
 
 /// One change to the annotations of one object.
@@ -254,7 +255,7 @@ pub fn edit_files(jobs: &[(PathBuf, Vec<ObjectEdit>)]) -> Vec<Result<bool, EditE
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers = (threads * 4).clamp(16, 64).min(jobs.len());
     let next = AtomicUsize::new(0);
-    let budget = TextBudget::new(EDIT_TEXT_BUDGET);
+    let budget = TextBudget::new(edit_text_budget(threads));
     type Slot = Mutex<Option<Result<Option<PathBuf>, EditError>>>;
     let results: Vec<Slot> = jobs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
@@ -298,11 +299,15 @@ pub fn edit_files(jobs: &[(PathBuf, Vec<ObjectEdit>)]) -> Vec<Result<bool, EditE
         .collect()
 }
 
-/// How many bytes of files [`edit_files`] edits at once. Editing a file takes many times its
-/// size (the editor's tree, the re-parse that proves the edit, the new text), so many workers
-/// on large files would add up to gigabytes; the workers are there for the fsyncs of many
-/// small files, which this leaves all running. A larger file is edited alone.
-const EDIT_TEXT_BUDGET: u64 = 4 << 20;
+/// How many bytes of files [`edit_files`] edits at once: 1 MiB per core (at least 1, at most
+/// 8 MiB). Editing a file takes many times its size (the editor's syntax tree, about 20 bytes
+/// per byte of YAML), so many workers on large files would add up to gigabytes; editing is
+/// work for a core, so more large files at once than cores would not be faster. The workers
+/// are there for the fsyncs of many small files, which this leaves all running. A larger file
+/// is edited alone.
+fn edit_text_budget(cores: usize) -> u64 {
+    (cores as u64).clamp(1, 8) << 20
+}
 
 /// A count of the bytes being edited, shared by the workers of [`edit_files`].
 struct TextBudget {
@@ -641,16 +646,62 @@ fn apply_to_metadata(
     Ok(steps)
 }
 
-/// The object at `path` in the intended data, as a mutable JSON object, with its `metadata`.
-fn metadata_mut(
-    docs: &mut [Value],
-    path: ObjectPath,
-) -> Result<&mut Map<String, Value>, EditError> {
-    let count = docs.len();
-    let doc = docs.get_mut(path.document).ok_or(EditError::object(
-        path,
-        ObjectProblem::NoSuchDocument { count },
-    ))?;
+/// The documents of a stream as the loader reads them, packed ([`Body`]) while edits are
+/// applied to them, with the one document being edited open as a value: a stream of many
+/// documents holds at most one of them as parsed (a parsed document takes several times its
+/// text).
+struct Intended {
+    docs: Vec<Body>,
+    open: Option<(usize, Value)>,
+}
+
+impl Intended {
+    fn new(docs: Vec<Body>) -> Self {
+        Intended { docs, open: None }
+    }
+
+    fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    /// The `metadata` mapping of the object at `path`, its document opened (and the one open
+    /// before packed again). Edits sorted by document open each document once.
+    fn metadata(&mut self, path: ObjectPath) -> Result<&mut Map<String, Value>, EditError> {
+        if self.open.as_ref().is_none_or(|(d, _)| *d != path.document) {
+            self.close();
+            let count = self.docs.len();
+            let doc = self.docs.get(path.document).ok_or(EditError::object(
+                path,
+                ObjectProblem::NoSuchDocument { count },
+            ))?;
+            self.open = Some((path.document, doc.value()));
+        }
+        let (_, doc) = self.open.as_mut().expect("opened above");
+        metadata_mut(doc, path)
+    }
+
+    fn close(&mut self) {
+        if let Some((d, value)) = self.open.take() {
+            self.docs[d] = Body::new(&value);
+        }
+    }
+
+    fn into_docs(mut self) -> Vec<Body> {
+        self.close();
+        self.docs
+    }
+}
+
+/// `edits` in document order (stable: edits of one object keep their order), so that
+/// [`Intended`] opens each document once.
+fn by_document(edits: &[ObjectEdit]) -> Vec<&ObjectEdit> {
+    let mut sorted: Vec<&ObjectEdit> = edits.iter().collect();
+    sorted.sort_by_key(|e| e.path.document);
+    sorted
+}
+
+/// The `metadata` mapping of the object at `path` inside its document `doc`.
+fn metadata_mut(doc: &mut Value, path: ObjectPath) -> Result<&mut Map<String, Value>, EditError> {
     let object = match path.item {
         None => doc,
         Some(i) => {
@@ -678,6 +729,7 @@ fn metadata_mut(
 }
 
 /// Equality that also compares the order of mapping keys.
+#[cfg(test)]
 fn same_data(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
@@ -693,8 +745,9 @@ fn same_data(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// Checks that `reparsed` equals `intended` exactly; names the first difference otherwise.
-fn verify(reparsed: &[Value], intended: &[Value]) -> Result<(), EditError> {
+/// Checks that `reparsed` equals `intended` exactly (the packed text of each document, which
+/// keeps key order); names the first difference otherwise.
+fn verify(reparsed: &[Body], intended: &[Body]) -> Result<(), EditError> {
     if reparsed.len() != intended.len() {
         return Err(EditError::Verification(format!(
             "the new text has {} documents, expected {}",
@@ -703,8 +756,9 @@ fn verify(reparsed: &[Value], intended: &[Value]) -> Result<(), EditError> {
         )));
     }
     for (i, (got, want)) in reparsed.iter().zip(intended).enumerate() {
-        if !same_data(got, want) {
-            let at = first_difference(got, want, String::new()).unwrap_or_default();
+        if got.json() != want.json() {
+            let at =
+                first_difference(&got.value(), &want.value(), String::new()).unwrap_or_default();
             return Err(EditError::Verification(format!(
                 "documents[{i}] would differ at `{}`",
                 if at.is_empty() { "/" } else { &at }

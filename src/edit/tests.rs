@@ -230,7 +230,7 @@ fn values_needing_escapes_are_written_correctly() {
         let new = edit(text, &[set(0, "v", value)]);
         let data = yaml::parse(&new).unwrap();
         assert_eq!(
-            data[0]["metadata"]["annotations"]["v"],
+            data[0].value()["metadata"]["annotations"]["v"],
             Value::String(value.into()),
             "{new}"
         );
@@ -481,8 +481,8 @@ metadata:
             };
             let (after, _) = crate::manifest::parse_file(&file);
             for other in &after {
-                let marker = other
-                    .value
+                let value = other.value();
+                let marker = value
                     .pointer("/metadata/annotations/marker")
                     .and_then(Value::as_str);
                 let want = (other.path == object.path).then_some(object.name.as_str());
@@ -1092,7 +1092,11 @@ mod random {
 
     fn parse(text: &str, format: Format) -> Vec<Value> {
         match format {
-            Format::Yaml => yaml::parse(text).unwrap(),
+            Format::Yaml => yaml::parse(text)
+                .unwrap()
+                .iter()
+                .map(crate::model::Body::value)
+                .collect(),
             Format::Json => serde_json::Deserializer::from_str(text)
                 .into_iter::<Value>()
                 .collect::<Result<_, _>>()

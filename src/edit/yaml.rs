@@ -3,22 +3,18 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use serde_json::Value;
 use yaml_edit::{Document, Mapping, MappingEntry, ScalarValue, TextPosition, YamlFile, YamlNode};
 
 use super::{
-    EditError, Format, ObjectEdit, ObjectPath, ObjectProblem, Step, Unsupported, apply_to_metadata,
-    metadata_mut, verify,
+    EditError, Format, Intended, ObjectEdit, ObjectPath, ObjectProblem, Step, Unsupported,
+    apply_to_metadata, by_document, verify,
 };
+use crate::model::Body;
 
-/// How the loader reads YAML, so that both read the same data.
-pub(super) fn options() -> serde_saphyr::Options {
-    crate::manifest::yaml_options()
-}
-
-/// The documents of a stream as the loader sees them (empty and null documents skipped).
-pub(super) fn parse(text: &str) -> Result<Vec<Value>, String> {
-    serde_saphyr::from_multiple_with_options::<Value>(text, options()).map_err(|e| e.to_string())
+/// The documents of a stream as the loader sees them (empty and null documents skipped),
+/// packed.
+pub(super) fn parse(text: &str) -> Result<Vec<Body>, String> {
+    crate::manifest::packed_yaml_documents(text).map_err(|e| e.to_string())
 }
 
 /// One object to edit: where its `metadata` entry is and the steps to replay on it.
@@ -35,7 +31,7 @@ pub(super) fn edit(text: &str, edits: &[ObjectEdit]) -> Result<String, EditError
         format: Format::Yaml,
         message,
     };
-    let mut intended = parse(text).map_err(parse_error)?;
+    let mut intended = Intended::new(parse(text).map_err(parse_error)?);
     let file = YamlFile::from_str(text).map_err(|e| parse_error(e.to_string()))?;
     let docs: Vec<Document> = file.documents().filter(counts_as_document).collect();
     if docs.len() != intended.len() {
@@ -50,8 +46,8 @@ pub(super) fn edit(text: &str, edits: &[ObjectEdit]) -> Result<String, EditError
     let mut items: HashMap<usize, Vec<YamlNode>> = HashMap::new();
     let mut targets: Vec<Target> = Vec::new();
     let mut by_path: HashMap<ObjectPath, usize> = HashMap::new();
-    for edit in edits {
-        let metadata = metadata_mut(&mut intended, edit.path)?;
+    for edit in by_document(edits) {
+        let metadata = intended.metadata(edit.path)?;
         let steps = apply_to_metadata(edit.path, metadata, &edit.changes)?;
         if steps.is_empty() {
             continue;
@@ -82,6 +78,10 @@ pub(super) fn edit(text: &str, edits: &[ObjectEdit]) -> Result<String, EditError
     if targets.is_empty() {
         return Ok(text.to_owned());
     }
+    let intended = intended.into_docs();
+    // The syntax tree of the whole file takes many times its text: gone before the new text
+    // is built and parsed again.
+    drop((items, docs, file));
 
     // Each `metadata` entry is edited in a tree of its own (its text keeps the input's
     // columns), so a List of thousands of items is not rebuilt once per item; every byte

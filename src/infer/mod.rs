@@ -52,28 +52,33 @@ type Key<'a> = (&'a str, &'a str, &'a str);
 /// Index of objects by identity, labels and subjects, for resolving references.
 struct Index<'a> {
     objects: &'a [Object],
-    by_name: HashMap<Key<'a>, Vec<usize>>,
+    /// Every object by (kind, namespace, name), sorted: one entry per object, where a map of
+    /// lists cost a list per object.
+    by_name: Vec<(Key<'a>, usize)>,
     crds: HashMap<(String, String), usize>,
     producers: HashMap<Key<'a>, Vec<usize>>,
     /// Core Services by (namespace, name).
     services: HashMap<(&'a str, &'a str), usize>,
-    /// Serving workloads by (namespace, label key, label value).
-    by_label: HashMap<Key<'a>, Vec<usize>>,
+    /// Serving workloads by (namespace, `key\0value` of a pod label).
+    by_label: HashMap<(&'a str, String), Vec<usize>>,
+    /// The pod labels of each serving workload.
+    pod_labels: HashMap<usize, serde_json::Map<String, serde_json::Value>>,
     /// Serving workloads by namespace.
     serving: HashMap<&'a str, Vec<usize>>,
     /// RoleBindings and ClusterRoleBindings by the (namespace, name) of a ServiceAccount subject.
-    bindings: HashMap<(&'a str, &'a str), Vec<usize>>,
+    bindings: HashMap<(String, String), Vec<usize>>,
 }
 
 impl<'a> Index<'a> {
     fn new(objects: &'a [Object]) -> Self {
         let mut index = Index {
             objects,
-            by_name: HashMap::with_capacity(objects.len()),
+            by_name: Vec::with_capacity(objects.len()),
             crds: HashMap::new(),
             producers: HashMap::new(),
             services: HashMap::new(),
             by_label: HashMap::new(),
+            pod_labels: HashMap::new(),
             serving: HashMap::new(),
             bindings: HashMap::new(),
         };
@@ -81,9 +86,7 @@ impl<'a> Index<'a> {
             let ns = o.namespace.as_str();
             index
                 .by_name
-                .entry((o.kind.as_str(), ns, o.name.as_str()))
-                .or_default()
-                .push(i);
+                .push(((o.kind.as_str(), ns, o.name.as_str()), i));
             if let Some(key) = refs::crd_defines(o) {
                 index.crds.insert(key, i);
             }
@@ -97,23 +100,36 @@ impl<'a> Index<'a> {
             if o.kind == "Service" && o.group.is_empty() {
                 index.services.entry((ns, o.name.as_str())).or_insert(i);
             }
-            if let Some(labels) = refs::serving_pod_labels(o) {
+            let binding = matches!(o.kind.as_str(), "RoleBinding" | "ClusterRoleBinding")
+                && o.group == "rbac.authorization.k8s.io";
+            // Most objects (ConfigMaps, Secrets) need nothing from their value here: it is
+            // parsed only for the kinds that serve pods or bind roles.
+            if !binding && !refs::serves_pods(o) {
+                continue;
+            }
+            let value = o.value();
+            if let Some(labels) = refs::serving_pod_labels(o, &value) {
                 index.serving.entry(ns).or_default().push(i);
-                for (k, v) in labels.into_iter().flatten() {
+                let labels = labels.cloned().unwrap_or_default();
+                for (k, v) in &labels {
                     if let Some(v) = v.as_str() {
-                        index.by_label.entry((ns, k, v)).or_default().push(i);
+                        index
+                            .by_label
+                            .entry((ns, format!("{k}\0{v}")))
+                            .or_default()
+                            .push(i);
                     }
                 }
+                index.pod_labels.insert(i, labels);
             }
-            if matches!(o.kind.as_str(), "RoleBinding" | "ClusterRoleBinding")
-                && o.group == "rbac.authorization.k8s.io"
-            {
-                let subjects = o.value.get("subjects").and_then(|s| s.as_array());
+            if binding {
+                let subjects = value.get("subjects").and_then(|s| s.as_array());
                 for s in subjects.into_iter().flatten() {
                     let field = |k: &str| s.get(k).and_then(|v| v.as_str());
                     if let (Some("ServiceAccount"), Some(name)) = (field("kind"), field("name")) {
                         let sns = field("namespace").unwrap_or(ns);
-                        let list = index.bindings.entry((sns, name)).or_default();
+                        let key = (sns.to_string(), name.to_string());
+                        let list = index.bindings.entry(key).or_default();
                         if list.last() != Some(&i) {
                             list.push(i);
                         }
@@ -121,7 +137,15 @@ impl<'a> Index<'a> {
                 }
             }
         }
+        index.by_name.sort_unstable();
         index
+    }
+
+    /// The objects named (kind, namespace, name), in input order.
+    fn named(&self, key: &Key<'_>) -> &[(Key<'a>, usize)] {
+        let start = self.by_name.partition_point(|(k, _)| k < key);
+        let len = self.by_name[start..].partition_point(|(k, _)| k == key);
+        &self.by_name[start..start + len]
     }
 
     /// Serving workloads in `namespace` that `selector` selects, in input order.
@@ -131,7 +155,7 @@ impl<'a> Index<'a> {
             .iter()
             .map(|(k, v)| {
                 self.by_label
-                    .get(&(namespace, k.as_str(), v.as_str()))
+                    .get(&(namespace, format!("{k}\0{v}")))
                     .map_or(&[][..], Vec::as_slice)
             })
             .min_by_key(|l| l.len())
@@ -142,9 +166,10 @@ impl<'a> Index<'a> {
         candidates
             .iter()
             .copied()
-            .filter(|&i| {
-                refs::serving_pod_labels(&self.objects[i])
-                    .is_some_and(|labels| selector.matches(labels))
+            .filter(|i| {
+                self.pod_labels
+                    .get(i)
+                    .is_some_and(|labels| selector.matches(Some(labels)))
             })
             .collect()
     }
@@ -187,11 +212,9 @@ impl Resolver<'_> {
                 let key = (r.kind.as_str(), r.namespace.as_str(), r.name.as_str());
                 let matched: Vec<usize> = self
                     .index
-                    .by_name
-                    .get(&key)
-                    .into_iter()
-                    .flatten()
-                    .copied()
+                    .named(&key)
+                    .iter()
+                    .map(|(_, i)| *i)
                     .filter(|&to| {
                         to != from && r.group.as_deref().is_none_or(|g| g == objects[to].group)
                     })
@@ -220,7 +243,7 @@ impl Resolver<'_> {
                     let bindings = self
                         .index
                         .bindings
-                        .get(&(r.namespace.as_str(), r.name.as_str()))
+                        .get(&(r.namespace.clone(), r.name.clone()))
                         .cloned()
                         .unwrap_or_default();
                     for to in bindings {
@@ -257,11 +280,9 @@ impl Resolver<'_> {
                     return false;
                 };
                 if !self.backends.contains_key(&svc) {
+                    let service = objects[svc].value();
                     let selected = selector::Selector::from_map(
-                        objects[svc]
-                            .value
-                            .get("spec")
-                            .and_then(|s| s.get("selector")),
+                        service.get("spec").and_then(|s| s.get("selector")),
                     )
                     .map(|s| self.index.selected(namespace, &s))
                     .unwrap_or_default();

@@ -170,19 +170,12 @@ fn object(group: &str, kind: &str, namespace: &str, name: &str) -> Target {
 
 /// `group/Kind` a CRD defines.
 pub fn crd_defines(o: &Object) -> Option<(String, String)> {
-    if o.kind != "CustomResourceDefinition" || o.group != "apiextensions.k8s.io" {
-        return None;
-    }
-    let spec = o.value.get("spec")?;
-    Some((
-        spec.get("group")?.as_str()?.to_string(),
-        spec.get("names")?.get("kind")?.as_str()?.to_string(),
-    ))
+    let crd = o.defines.as_ref()?;
+    Some((crd.group.clone(), crd.kind.clone()))
 }
 
-/// The pod spec of a workload and the field path leading to it.
-pub fn pod_spec(o: &Object) -> Option<(&Value, &'static str)> {
-    let v = &o.value;
+/// The pod spec of a workload (`v`, the value of `o`) and the field path leading to it.
+pub fn pod_spec<'v>(o: &Object, v: &'v Value) -> Option<(&'v Value, &'static str)> {
     match o.kind.as_str() {
         "Pod" => Some((v.get("spec")?, "spec")),
         "Rollout" if o.group != "argoproj.io" => None,
@@ -208,32 +201,46 @@ pub fn pod_spec(o: &Object) -> Option<(&Value, &'static str)> {
     }
 }
 
-/// The pod labels of a long-running workload that a Service can route to: Deployments,
-/// StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Pods and Argo Rollouts that
-/// are not hooks. `None` for anything else (Jobs and hooks finish; they serve nobody).
-pub fn serving_pod_labels(o: &Object) -> Option<Option<&serde_json::Map<String, Value>>> {
+/// Whether `o` is a long-running workload that a Service can route to: a Deployment,
+/// StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Pod or Argo Rollout that is not
+/// a hook (Jobs and hooks finish; they serve nobody).
+pub fn serves_pods(o: &Object) -> bool {
     let rollout = o.kind == "Rollout" && o.group == "argoproj.io";
-    if o.is_hook() || !(is_builtin_group(&o.group) || rollout) {
+    !o.is_hook()
+        && (is_builtin_group(&o.group) || rollout)
+        && matches!(
+            o.kind.as_str(),
+            "Pod"
+                | "Deployment"
+                | "StatefulSet"
+                | "DaemonSet"
+                | "ReplicaSet"
+                | "ReplicationController"
+                | "Rollout"
+        )
+}
+
+/// The pod labels of a workload that [`serves_pods`], from `v`, the value of `o`: `None` for
+/// an object that does not serve, `Some(None)` for one without pod labels.
+pub fn serving_pod_labels<'v>(
+    o: &Object,
+    v: &'v Value,
+) -> Option<Option<&'v serde_json::Map<String, Value>>> {
+    if !serves_pods(o) {
         return None;
     }
-    fn labels(v: Option<&Value>) -> Option<&serde_json::Map<String, Value>> {
-        v.and_then(|m| m.get("labels")).and_then(Value::as_object)
-    }
-    match o.kind.as_str() {
-        "Pod" => Some(labels(o.value.get("metadata"))),
-        "Deployment"
-        | "StatefulSet"
-        | "DaemonSet"
-        | "ReplicaSet"
-        | "ReplicationController"
-        | "Rollout" => Some(labels(
-            o.value
-                .get("spec")
-                .and_then(|s| s.get("template"))
-                .and_then(|t| t.get("metadata")),
-        )),
-        _ => None,
-    }
+    let metadata = if o.kind == "Pod" {
+        v.get("metadata")
+    } else {
+        v.get("spec")
+            .and_then(|s| s.get("template"))
+            .and_then(|t| t.get("metadata"))
+    };
+    Some(
+        metadata
+            .and_then(|m| m.get("labels"))
+            .and_then(Value::as_object),
+    )
 }
 
 fn items(v: Option<&Value>) -> impl Iterator<Item = (usize, &Value)> {
@@ -344,17 +351,18 @@ pub fn dependencies(o: &Object) -> Vec<Dependency> {
             false,
         );
     }
-    if let Some((spec, base)) = pod_spec(o) {
+    let value = o.value();
+    if let Some((spec, base)) = pod_spec(o, &value) {
         pod_dependencies(spec, base, &mut d);
     }
     let builtin = is_builtin_group(&o.group);
     if builtin {
-        builtin_dependencies(o, &mut d);
+        builtin_dependencies(o, &value, &mut d);
     } else {
         d.push(
             Target::CrdFor {
-                group: o.group.clone(),
-                kind: o.kind.clone(),
+                group: o.group.to_string(),
+                kind: o.kind.to_string(),
             },
             Strength::Exists,
             EdgeKind::Crd,
@@ -362,7 +370,7 @@ pub fn dependencies(o: &Object) -> Vec<Dependency> {
             "kind".into(),
             false,
         );
-        custom_dependencies(o, &mut d);
+        custom_dependencies(o, &value, &mut d);
     }
     for r in &o.annotations.depends_on {
         d.push(
@@ -378,8 +386,7 @@ pub fn dependencies(o: &Object) -> Vec<Dependency> {
 }
 
 /// References of built-in kinds other than pod templates.
-fn builtin_dependencies(o: &Object, d: &mut Deps<'_>) {
-    let v = &o.value;
+fn builtin_dependencies(o: &Object, v: &Value, d: &mut Deps<'_>) {
     let ns = d.ns;
     match o.kind.as_str() {
         "RoleBinding" | "ClusterRoleBinding" if o.group == "rbac.authorization.k8s.io" => {
@@ -584,8 +591,8 @@ fn ingress_dependencies(v: &Value, d: &mut Deps<'_>) {
 
 /// Custom resources: Traefik routes' Services, and Secrets and ConfigMaps named by a field
 /// such as `redisSecret: {name: …}` or `configMapRefs: [{name: …}]` anywhere in `spec`.
-fn custom_dependencies(o: &Object, d: &mut Deps<'_>) {
-    let Some(spec) = o.value.get("spec") else {
+fn custom_dependencies(o: &Object, v: &Value, d: &mut Deps<'_>) {
+    let Some(spec) = v.get("spec") else {
         return;
     };
     let ns = d.ns;
@@ -688,7 +695,7 @@ pub fn config_data_dependencies(cm: &Object) -> Vec<Dependency> {
         out: Vec::new(),
         ns: cm.namespace.as_str(),
     };
-    if let Some(data) = cm.value.get("data").and_then(Value::as_object) {
+    if let Some(data) = cm.value().get("data").and_then(Value::as_object) {
         for (key, value) in data {
             if let Some(text) = value.as_str() {
                 d.dns(text, Context::Value, format!("data.{key}"));

@@ -161,7 +161,8 @@ fn ordering(plan: &Plan, resolved: &infer::Resolved, out: &mut Vec<Diagnostic>) 
         if !hook.is_hook() {
             continue;
         }
-        let Some((spec, _)) = infer::refs::pod_spec(hook) else {
+        let value = hook.value();
+        let Some((spec, _)) = infer::refs::pod_spec(hook, &value) else {
             continue;
         };
         let Some(sa) = spec.get("serviceAccountName").and_then(|v| v.as_str()) else {
@@ -261,8 +262,8 @@ fn sync_fail_hooks(plan: &Plan, resolved: &infer::Resolved, out: &mut Vec<Diagno
             ));
         }
         let only_sync_fail = matches!(&hook.annotations.role, crate::model::Role::Hook { phases, .. } if phases.iter().all(|p| *p == Phase::SyncFail));
-        let annotations = hook
-            .value
+        let value = hook.value();
+        let annotations = value
             .pointer("/metadata/annotations")
             .and_then(|a| a.as_object());
         let wave_set = annotations.and_then(|a| {
@@ -297,7 +298,7 @@ fn hook_jobs(plan: &Plan, out: &mut Vec<Diagnostic>) {
         }
         if o.kind == "Job" {
             let limit = o
-                .value
+                .value()
                 .get("spec")
                 .and_then(|s| s.get("backoffLimit"))
                 .and_then(|v| v.as_i64());

@@ -18,7 +18,7 @@ use crate::model::{Object, Source};
 use crate::par::par_map;
 
 pub use parse::parse_file;
-pub(crate) use parse::{MAX_DEPTH, yaml_options};
+pub(crate) use parse::{MAX_DEPTH, packed_yaml_documents, yaml_options};
 pub use read::is_manifest_name;
 
 /// Where to read manifests from.

@@ -7,19 +7,21 @@ use serde_saphyr::Spanned;
 use super::InputFile;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::annotations::{self, Context};
-use crate::model::{Object, ObjectPath, Source, display_name, group_of};
+use crate::model::{Body, CrdDefinition, Name, Object, ObjectPath, Source, display_name, group_of};
 
-/// One top-level value of a file with the line range it spans (1-based, end exclusive).
+/// One top-level value of a file, packed as soon as it is parsed (a stream holds at most one
+/// document as parsed), with the line range it spans (1-based, end exclusive).
 struct Document {
-    value: Value,
+    body: Body,
     line: usize,
     end: usize,
 }
 
-/// How deeply mappings and lists may nest: serde_json's own limit, so YAML and JSON input
-/// agree (kubectl allows more; no manifest we know nests beyond 30). Bounds the recursion of
-/// every later walk over the data.
-pub(crate) const MAX_DEPTH: usize = 128;
+/// How deeply mappings and lists may nest, the object itself counted: serde_json's own limit
+/// (it refuses the 128th level), so YAML and JSON input agree and every object's packed body
+/// (JSON) reads back (kubectl allows more; no manifest we know nests beyond 30). Bounds the
+/// recursion of every later walk over the data.
+pub(crate) const MAX_DEPTH: usize = 127;
 
 /// Options that make serde-saphyr read scalars as kubectl (go-yaml v2, YAML 1.1) does:
 /// `0644` is octal, `yes`/`on`/`y`/`n` are booleans. The default budget (1,024 documents,
@@ -62,7 +64,8 @@ pub fn parse_file(file: &InputFile) -> (Vec<Object>, Vec<Diagnostic>) {
     let mut list_item_lines: Option<Vec<Vec<usize>>> = None;
     for (index, doc) in docs.into_iter().enumerate() {
         let source = Source::new(file.display.clone(), doc.line);
-        if is_list(&doc.value) {
+        let value = doc.body.value();
+        if is_list(&value) {
             if list_item_lines.is_none() {
                 list_item_lines = Some(if file.json {
                     Vec::new()
@@ -75,7 +78,7 @@ pub fn parse_file(file: &InputFile) -> (Vec<Object>, Vec<Diagnostic>) {
                 .and_then(|l| l.get(index))
                 .cloned()
                 .unwrap_or_default();
-            let Value::Object(mut map) = doc.value else {
+            let Value::Object(mut map) = value else {
                 continue;
             };
             let Some(Value::Array(items)) = map.remove("items") else {
@@ -96,8 +99,9 @@ pub fn parse_file(file: &InputFile) -> (Vec<Object>, Vec<Diagnostic>) {
                     document: index,
                     item: Some(i),
                 };
+                let body = Body::new(&item);
                 if let Some(obj) =
-                    build_object(item, &source.at(line), path, &lines, end, &mut diags)
+                    build_object(item, body, &source.at(line), path, &lines, end, &mut diags)
                 {
                     objects.push(obj);
                 }
@@ -108,10 +112,13 @@ pub fn parse_file(file: &InputFile) -> (Vec<Object>, Vec<Diagnostic>) {
             document: index,
             item: None,
         };
-        if let Some(obj) = build_object(doc.value, &source, path, &lines, doc.end, &mut diags) {
+        let body = doc.body;
+        if let Some(obj) = build_object(value, body, &source, path, &lines, doc.end, &mut diags) {
             objects.push(obj);
         }
     }
+    // Every object is kept until the command ends: without the room this list grew into.
+    objects.shrink_to_fit();
     (objects, diags)
 }
 
@@ -168,16 +175,25 @@ fn invalid(file: &InputFile, line: usize, message: String) -> Diagnostic {
     )
 }
 
-/// The documents of a YAML stream with their first lines, each [`compact`]ed as soon as it is
+/// The documents of a YAML stream with their first lines, each packed as soon as it is
 /// parsed: a stream of many documents holds at most one of them as parsed.
 #[derive(Default)]
-struct CompactDocuments(Vec<(Value, usize)>);
+pub(crate) struct PackedDocuments(pub(crate) Vec<(Body, usize)>);
 
-impl Extend<Spanned<Value>> for CompactDocuments {
+/// The documents of a YAML stream as the loader reads them, packed.
+pub(crate) fn packed_yaml_documents(text: &str) -> Result<Vec<Body>, serde_saphyr::Error> {
+    let PackedDocuments(docs) = serde_saphyr::from_str_multiple_with_options::<
+        Spanned<Value>,
+        PackedDocuments,
+    >(text, yaml_options())?;
+    Ok(docs.into_iter().map(|(body, _)| body).collect())
+}
+
+impl Extend<Spanned<Value>> for PackedDocuments {
     fn extend<I: IntoIterator<Item = Spanned<Value>>>(&mut self, documents: I) {
         for document in documents {
             let line = document.referenced.line().max(1) as usize;
-            self.0.push((compact(document.value), line));
+            self.0.push((Body::new(&document.value), line));
         }
     }
 }
@@ -187,18 +203,18 @@ fn yaml_documents(
     line_count: usize,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Document> {
-    let parsed = serde_saphyr::from_str_multiple_with_options::<Spanned<Value>, CompactDocuments>(
+    let parsed = serde_saphyr::from_str_multiple_with_options::<Spanned<Value>, PackedDocuments>(
         &file.text,
         yaml_options(),
     );
     match parsed {
-        Ok(CompactDocuments(values)) => {
-            let starts: Vec<usize> = values.iter().map(|(_, line)| *line).collect();
-            values
+        Ok(PackedDocuments(bodies)) => {
+            let starts: Vec<usize> = bodies.iter().map(|(_, line)| *line).collect();
+            bodies
                 .into_iter()
                 .enumerate()
-                .map(|(i, (value, line))| Document {
-                    value,
+                .map(|(i, (body, line))| Document {
+                    body,
                     line,
                     end: starts.get(i + 1).copied().unwrap_or(line_count + 1),
                 })
@@ -324,7 +340,7 @@ fn json_documents(file: &InputFile, diags: &mut Vec<Diagnostic>) -> Vec<Document
             Some(Ok(StrictJson(value))) => {
                 let end = stream.byte_offset();
                 docs.push(Document {
-                    value: compact(value),
+                    body: Body::new(&value),
                     line: line_at(begin),
                     end: line_at(end) + 1,
                 });
@@ -337,32 +353,6 @@ fn json_documents(file: &InputFile, diags: &mut Vec<Diagnostic>) -> Vec<Document
         }
     }
     docs
-}
-
-/// `value` with every mapping rebuilt to hold exactly its entries, lists and strings shrunk
-/// to fit. A mapping grows as it is parsed and keeps the room it grew (a 4-key mapping holds 7
-/// entries of 112 bytes): for many small objects that spare room cost more than the objects
-/// themselves, and every object is kept until the command ends. Keys and order are unchanged.
-pub(crate) fn compact(value: Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut exact = serde_json::Map::with_capacity(map.len());
-            for (key, item) in map {
-                exact.insert(key, compact(item));
-            }
-            Value::Object(exact)
-        }
-        Value::Array(items) => {
-            let mut items: Vec<Value> = items.into_iter().map(compact).collect();
-            items.shrink_to_fit();
-            Value::Array(items)
-        }
-        Value::String(mut text) => {
-            text.shrink_to_fit();
-            Value::String(text)
-        }
-        scalar => scalar,
-    }
 }
 
 /// A `List` (or any `*List` kind with `items`), which kubectl flattens.
@@ -481,8 +471,10 @@ fn metadata_problem(metadata: Option<&Value>) -> Option<String> {
     None
 }
 
+/// The object `value` is, if it is one; `body` is `value` packed.
 fn build_object(
     value: Value,
+    body: Body,
     source: &Source,
     path: ObjectPath,
     lines: &[&str],
@@ -567,17 +559,19 @@ fn build_object(
     {
         diags.push(problem);
     }
+    let defines = CrdDefinition::read(group_of(api_version), kind, &value).map(Box::new);
     Some(Object {
-        group: group_of(api_version).to_string(),
-        api_version: api_version.to_string(),
-        kind: kind.to_string(),
-        namespace,
+        defines,
+        group: Name::new(group_of(api_version)),
+        api_version: Name::new(api_version),
+        kind: Name::new(kind),
+        namespace: Name::new(&namespace),
         name,
         generate_name,
         source: source.clone(),
         path,
         annotations,
-        value: value.into(),
+        body,
     })
 }
 
@@ -644,8 +638,8 @@ mod tests {
     fn yaml_1_1_scalars_as_kubectl() {
         let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  mode: 0644\n  flag: yes\n";
         let (objs, _) = parse_file(&file("m.yaml", text));
-        assert_eq!(objs[0].value["data"]["mode"], 420);
-        assert_eq!(objs[0].value["data"]["flag"], true);
+        assert_eq!(objs[0].value()["data"]["mode"], 420);
+        assert_eq!(objs[0].value()["data"]["flag"], true);
     }
 
     #[test]
@@ -753,39 +747,32 @@ mod tests {
 }
 
 #[cfg(test)]
-mod compact_tests {
-    use super::compact;
-    use serde_json::{Value, json};
+mod packed_tests {
+    use super::*;
 
     #[test]
-    fn compacting_keeps_every_key_value_and_order() {
-        let mut map = serde_json::Map::new();
-        for key in ["zeta", "alpha", "mid", "beta", "omega"] {
-            map.insert(key.into(), json!({"b": [1, "x", {"y": null}], "a": 2.5}));
+    fn objects_are_kept_packed_at_about_their_own_size() {
+        let one = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-0000001\n  annotations:\n    argocd.argoproj.io/sync-wave: \"3\"\ndata:\n  key: value-0000001-abcdefghijklmnopqrstuvwxyz\n";
+        let text = format!("{one}---\n{one}");
+        let (objects, diags) = parse_file(&InputFile {
+            display: "m.yaml".into(),
+            text,
+            json: false,
+        });
+        assert!(diags.is_empty(), "{diags:?}");
+        for o in &objects {
+            // Kept as parsed (a `serde_json::Value`) this object took about 1.5 KB; packed,
+            // its JSON is its YAML with quotes for indentation.
+            assert!(
+                o.body.json().len() <= one.len() * 11 / 10,
+                "{}",
+                o.body.json()
+            );
+            assert_eq!(
+                o.value()["data"]["key"],
+                "value-0000001-abcdefghijklmnopqrstuvwxyz"
+            );
         }
-        let value = Value::Object(map);
-        let compacted = compact(value.clone());
-        assert_eq!(compacted, value);
-        let keys: Vec<&String> = compacted.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["zeta", "alpha", "mid", "beta", "omega"]);
-        let inner: Vec<&String> = compacted["mid"].as_object().unwrap().keys().collect();
-        assert_eq!(inner, ["b", "a"]);
-    }
-
-    #[test]
-    fn lists_and_strings_hold_no_spare_room() {
-        let mut items = Vec::with_capacity(64);
-        let mut text = String::with_capacity(256);
-        text.push_str("short");
-        items.push(Value::String(text));
-        let Value::Array(items) = compact(Value::Array(items)) else {
-            panic!("not a list")
-        };
-        assert_eq!(items.capacity(), 1);
-        let Value::String(text) = &items[0] else {
-            panic!("not a string")
-        };
-        assert_eq!(text.capacity(), "short".len());
     }
 }
 

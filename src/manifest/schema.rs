@@ -27,6 +27,11 @@ struct Problem {
 /// Decodes `value` as `T`, turning numbers into strings where a quantity is expected (the
 /// apiserver accepts both), and reports the first problem.
 fn decode<T: DeserializeOwned>(value: &Value) -> Option<Problem> {
+    // Most objects decode as they are: only a failure (or a `status` to drop) needs a copy
+    // to change.
+    if value.get("status").is_none() && serde_path_to_error::deserialize::<_, T>(value).is_ok() {
+        return None;
+    }
     let mut value = value.clone();
     // The apiserver ignores `status` on create and apply (a subresource); so do we.
     if let Some(map) = value.as_object_mut() {

@@ -46,6 +46,9 @@ pub enum DeleteHook {
     PostDelete,
 }
 
+/// The delete policies of an object, inline (there are three).
+pub type DeletePolicies = smallvec::SmallVec<[DeletePolicy; 3]>;
+
 /// When a hook object is deleted. Order of variants is the output order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum DeletePolicy {
@@ -138,8 +141,9 @@ pub struct CompareOptions {
 pub struct Annotations {
     pub wave: i64,
     pub role: Role,
-    /// Effective policies (Argo's united with Helm's; BeforeHookCreation when none).
-    pub delete_policies: Vec<DeletePolicy>,
+    /// Effective policies (Argo's united with Helm's; BeforeHookCreation when none), sorted
+    /// and unique. Held inline: every object has one, most have the default.
+    pub delete_policies: DeletePolicies,
     /// Whether any delete policy was written (Argo or Helm), valid or not.
     pub explicit_delete_policy: bool,
     pub sync_options: SyncOptions,
@@ -154,7 +158,7 @@ impl Default for Annotations {
         Annotations {
             wave: 0,
             role: Role::Resource,
-            delete_policies: vec![DeletePolicy::BeforeHookCreation],
+            delete_policies: smallvec::smallvec![DeletePolicy::BeforeHookCreation],
             explicit_delete_policy: false,
             sync_options: SyncOptions {
                 validate: true,
@@ -506,8 +510,8 @@ impl Parser<'_, '_> {
         &mut self,
         argo: Option<&str>,
         helm: Option<&str>,
-    ) -> (Vec<DeletePolicy>, bool) {
-        let mut out = Vec::new();
+    ) -> (DeletePolicies, bool) {
+        let mut out = DeletePolicies::new();
         if let Some(text) = argo {
             for value in csv(text) {
                 match DeletePolicy::parse(value) {
@@ -711,7 +715,10 @@ mod tests {
         let (a, d) = run(json!({}));
         assert_eq!(a.wave, 0);
         assert_eq!(a.role, Role::Resource);
-        assert_eq!(a.delete_policies, vec![DeletePolicy::BeforeHookCreation]);
+        assert_eq!(
+            a.delete_policies.as_slice(),
+            [DeletePolicy::BeforeHookCreation]
+        );
         assert!(!a.explicit_delete_policy);
         assert!(d.is_empty());
     }
@@ -859,8 +866,8 @@ mod tests {
             json!({ HELM_HOOK_DELETE_POLICY: "hook-succeeded", HOOK_DELETE_POLICY: "HookFailed" }),
         );
         assert_eq!(
-            a.delete_policies,
-            vec![DeletePolicy::HookSucceeded, DeletePolicy::HookFailed]
+            a.delete_policies.as_slice(),
+            [DeletePolicy::HookSucceeded, DeletePolicy::HookFailed]
         );
         assert!(a.explicit_delete_policy);
     }
@@ -869,15 +876,18 @@ mod tests {
     fn delete_policies() {
         let (a, d) = run(json!({ HOOK_DELETE_POLICY: "HookSucceeded,BeforeHookCreation" }));
         assert_eq!(
-            a.delete_policies,
-            vec![
+            a.delete_policies.as_slice(),
+            [
                 DeletePolicy::BeforeHookCreation,
                 DeletePolicy::HookSucceeded
             ]
         );
         assert!(d.is_empty());
         let (a, d) = run(json!({ HOOK_DELETE_POLICY: "Hook Succeeded" }));
-        assert_eq!(a.delete_policies, vec![DeletePolicy::BeforeHookCreation]);
+        assert_eq!(
+            a.delete_policies.as_slice(),
+            [DeletePolicy::BeforeHookCreation]
+        );
         assert!(d[0].message.contains("did you mean `HookSucceeded`"));
     }
 

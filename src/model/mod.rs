@@ -2,17 +2,20 @@
 //! parsed meaning of the annotations this tool understands.
 
 pub mod annotations;
+pub mod body;
 pub mod known;
+pub mod name;
 pub mod reference;
 
 use serde_json::Value;
 use std::fmt;
-use std::sync::Arc;
 
 pub use crate::source::Source;
 pub use annotations::{
     Annotations, CompareOptions, DeleteHook, DeletePolicy, Phase, PruneMode, Role, SyncOptions,
 };
+pub use body::Body;
+pub use name::Name;
 pub use reference::ObjectRef;
 
 /// Where an object lives inside its file: the index of its document in the stream (empty
@@ -27,21 +30,52 @@ pub struct ObjectPath {
 /// One Kubernetes object from the input.
 #[derive(Debug, Clone)]
 pub struct Object {
-    pub api_version: String,
+    pub api_version: Name,
     /// API group, "" for the core group.
-    pub group: String,
-    pub kind: String,
+    pub group: Name,
+    pub kind: Name,
     /// `metadata.namespace`, "" when absent.
-    pub namespace: String,
+    pub namespace: Name,
     /// `metadata.name`, or the `generateName` prefix when `generate_name` is set.
     pub name: String,
     pub generate_name: bool,
     pub source: Source,
     pub path: ObjectPath,
-    /// The whole object as parsed. Shared, not copied, by the clones of an object (the
-    /// proposal of `annotate` is the input with other waves): it is most of an object's size.
-    pub value: Arc<Value>,
+    /// The whole object as read, packed ([`Body`]; [`Object::value`] parses it). Shared, not
+    /// copied, by the clones of an object (the proposal of `annotate` is the input with other
+    /// waves): it is most of an object's size.
+    pub body: Body,
     pub annotations: Annotations,
+    /// What a CustomResourceDefinition defines, read when it was loaded: asked of every
+    /// object of an unknown kind, it must not parse CRDs (often the largest objects) again.
+    pub defines: Option<Box<CrdDefinition>>,
+}
+
+/// The kind a CustomResourceDefinition defines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrdDefinition {
+    /// `spec.group`.
+    pub group: String,
+    /// `spec.names.kind`.
+    pub kind: String,
+    /// `spec.scope` is `Cluster`.
+    pub cluster_scoped: bool,
+}
+
+impl CrdDefinition {
+    /// The definition in `value` if `group`/`kind` are a CustomResourceDefinition's and it
+    /// names a group and kind.
+    pub fn read(group: &str, kind: &str, value: &Value) -> Option<Self> {
+        if kind != "CustomResourceDefinition" || group != "apiextensions.k8s.io" {
+            return None;
+        }
+        let spec = value.get("spec")?;
+        Some(CrdDefinition {
+            group: spec.get("group")?.as_str()?.to_string(),
+            kind: spec.get("names")?.get("kind")?.as_str()?.to_string(),
+            cluster_scoped: spec.get("scope").and_then(Value::as_str) == Some("Cluster"),
+        })
+    }
 }
 
 impl Object {
@@ -53,9 +87,9 @@ impl Object {
     /// The identity used for duplicates and references.
     pub fn key(&self) -> ObjectKey {
         ObjectKey {
-            group: self.group.clone(),
-            kind: self.kind.clone(),
-            namespace: self.namespace.clone(),
+            group: self.group.to_string(),
+            kind: self.kind.to_string(),
+            namespace: self.namespace.to_string(),
             name: self.name.clone(),
         }
     }
@@ -65,9 +99,9 @@ impl Object {
         matches!(self.annotations.role, Role::Hook { .. })
     }
 
-    /// Labels of the object.
-    pub fn labels(&self) -> Option<&serde_json::Map<String, Value>> {
-        self.value.get("metadata")?.get("labels")?.as_object()
+    /// The whole object as read, parsed from its [`Body`] on each call: call it once per pass.
+    pub fn value(&self) -> Value {
+        self.body.value()
     }
 }
 

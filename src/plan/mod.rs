@@ -208,7 +208,7 @@ fn group_steps(tasks: &[Task], objects: &[Object]) -> Vec<Step> {
                 match step.groups.last_mut() {
                     Some(group) if &group.kind == kind => group.tasks.push(t),
                     _ => step.groups.push(KindGroup {
-                        kind: kind.clone(),
+                        kind: kind.to_string(),
                         tasks: vec![t],
                     }),
                 }
@@ -217,7 +217,7 @@ fn group_steps(tasks: &[Task], objects: &[Object]) -> Vec<Step> {
                 phase: t.phase,
                 wave: t.wave,
                 groups: vec![KindGroup {
-                    kind: kind.clone(),
+                    kind: kind.to_string(),
                     tasks: vec![t],
                 }],
             }),

@@ -74,13 +74,8 @@ pub fn sort(tasks: &mut [Task], objects: &[Object], destination: Option<&str>) {
 
 /// `group/Kind` that a CRD defines.
 fn crd_key(o: &Object) -> Option<String> {
-    if o.kind != "CustomResourceDefinition" || o.group != "apiextensions.k8s.io" {
-        return None;
-    }
-    let spec = o.value.get("spec")?;
-    let group = spec.get("group")?.as_str()?;
-    let kind = spec.get("names")?.get("kind")?.as_str()?;
-    Some(format!("{group}/{kind}"))
+    let crd = o.defines.as_ref()?;
+    Some(format!("{}/{}", crd.group, crd.kind))
 }
 
 /// gitops-engine's `adjustDeps`: a dependency that sorts after its first user moves right

@@ -432,8 +432,8 @@ fn judge_object(
     let o = &plan.objects[task.object];
     let hook = o.is_hook();
     let mut status = ObjectStatus {
-        api_version: o.api_version.clone(),
-        kind: o.kind.clone(),
+        api_version: o.api_version.to_string(),
+        kind: o.kind.to_string(),
         namespace: target.namespace.clone(),
         name: o.name.clone(),
         source: o.source.to_string(),

@@ -268,8 +268,8 @@ impl<'a> Engine<'a> {
     fn info(&self, unit: &Unit) -> ObjectInfo {
         let o = &self.plan.objects[unit.object];
         ObjectInfo {
-            api_version: o.api_version.clone(),
-            kind: o.kind.clone(),
+            api_version: o.api_version.to_string(),
+            kind: o.kind.to_string(),
             namespace: unit.namespace.clone(),
             name: unit.name.clone(),
             source: o.source.to_string(),
@@ -575,13 +575,13 @@ impl<'a> Engine<'a> {
             .collect();
         for u in units {
             let o = &self.plan.objects[u.object];
-            if u.kind.is_none() && !defined.contains(&(o.group.clone(), o.kind.clone())) {
+            if u.kind.is_none() && !defined.contains(&(o.group.to_string(), o.kind.to_string())) {
                 return Err(SyncError::Object {
                     source_: o.source.to_string(),
                     object: o.display_name(),
                     error: ClusterError::UnknownKind {
-                        api_version: o.api_version.clone(),
-                        kind: o.kind.clone(),
+                        api_version: o.api_version.to_string(),
+                        kind: o.kind.to_string(),
                     },
                 });
             }
@@ -1339,8 +1339,8 @@ impl<'a> Engine<'a> {
         let Some(kind) = &u.kind else {
             let o = &self.plan.objects[u.object];
             return Err(ClusterError::UnknownKind {
-                api_version: o.api_version.clone(),
-                kind: o.kind.clone(),
+                api_version: o.api_version.to_string(),
+                kind: o.kind.to_string(),
             });
         };
         let o = &self.plan.objects[u.object];
@@ -1551,13 +1551,13 @@ impl<'a> Engine<'a> {
                 inventory
                     .group_kinds
                     .insert(applyset::group_kind(&o.group, &o.kind));
-                let ns = if o.namespace.is_empty() {
+                let ns: &str = if o.namespace.is_empty() {
                     &self.cluster.default_namespace
                 } else {
                     &o.namespace
                 };
-                if ns != &set.namespace && !unit::crd_scope_is_cluster(self.plan, o) {
-                    inventory.namespaces.insert(ns.clone());
+                if ns != set.namespace && !unit::crd_scope_is_cluster(self.plan, o) {
+                    inventory.namespaces.insert(ns.to_string());
                 }
             }
         }
@@ -1938,7 +1938,7 @@ impl<'a> Engine<'a> {
                 if objects[i].namespace.is_empty() {
                     default_ns.clone()
                 } else {
-                    objects[i].namespace.clone()
+                    objects[i].namespace.to_string()
                 }
             },
         )

@@ -63,7 +63,7 @@ impl Unit {
         };
         let mut body = if hook {
             hooks::hook_body(
-                &o.value,
+                &o.value(),
                 &name,
                 o.generate_name,
                 options.sync_id,
@@ -71,7 +71,7 @@ impl Unit {
                 &hooks::hook_name_label(&o.name, o.generate_name),
             )
         } else {
-            Value::clone(&o.value)
+            o.value()
         };
         if !namespace.is_empty()
             && let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut)
@@ -150,7 +150,7 @@ pub fn namespace_of(
 ) -> String {
     match kind {
         Some(k) if !k.namespaced => String::new(),
-        _ if !o.namespace.is_empty() => o.namespace.clone(),
+        _ if !o.namespace.is_empty() => o.namespace.to_string(),
         // A kind this sync's CRD defines: the CRD's scope decides.
         None if crd_scope_is_cluster(plan, o) => String::new(),
         _ => default_namespace.to_string(),
@@ -160,7 +160,8 @@ pub fn namespace_of(
 /// Whether a CRD of this plan defines `o`'s kind as cluster-scoped.
 pub fn crd_scope_is_cluster(plan: &Plan, o: &Object) -> bool {
     plan.objects.iter().any(|crd| {
-        crate::infer::refs::crd_defines(crd).is_some_and(|(g, k)| g == o.group && k == o.kind)
-            && crd.value.pointer("/spec/scope").and_then(Value::as_str) == Some("Cluster")
+        crd.defines
+            .as_ref()
+            .is_some_and(|d| d.group == o.group && d.kind == o.kind && d.cluster_scoped)
     })
 }

@@ -1204,7 +1204,7 @@ fn resource_list(dir: &Path, legacy: bool) -> Value {
             json: file.ends_with(".json"),
         });
         for (index, o) in objects.into_iter().enumerate() {
-            let mut v = std::sync::Arc::unwrap_or_clone(o.value);
+            let mut v = o.value();
             let annotations = v["metadata"]
                 .as_object_mut()
                 .unwrap()
