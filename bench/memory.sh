@@ -11,6 +11,7 @@
 #                                    # same data structures, built in a fraction of the time
 #   SIZES="10 20" PROFILE=dev bench/memory.sh         # a debug build
 #   BIN=/path/to/kubectl-waves SIZES=10 bench/memory.sh   # another build, e.g. an older one
+#   COMMANDS="plan annotate-rewrite" bench/memory.sh       # some of the commands
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=${SIZES:-25 50 100}
@@ -57,7 +58,7 @@ for mb in $sizes; do
   dir=$work/in-$mb
   make_input "$dir" "$mb"
   bytes=$(du -sb "$dir" | cut -f1)
-  for cmd in plan health annotate annotate-rewrite; do
+  for cmd in ${COMMANDS:-plan health annotate annotate-rewrite}; do
     case $cmd in
       plan) args=(plan "$dir" -o json) ;;
       health) args=(health "$dir") ;;

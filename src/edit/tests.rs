@@ -1257,3 +1257,15 @@ fn the_edit_budget_holds_back_a_file_that_does_not_fit_until_room_is_freed() {
     drop(large);
     assert_eq!(*budget.used.lock().unwrap(), 0);
 }
+
+#[test]
+fn large_files_are_edited_by_one_thread_per_core_small_ones_by_many() {
+    // A hundred 1 MB files on 2 cores: two threads.
+    assert_eq!(super::edit_workers(2, 100, 100 << 20), 2);
+    // Thousands of small files: many threads for their fsyncs.
+    assert_eq!(super::edit_workers(2, 5000, 5000 * 2048), 16);
+    assert_eq!(super::edit_workers(32, 5000, 5000 * 2048), 64);
+    // Never more threads than files.
+    assert_eq!(super::edit_workers(2, 3, 300), 3);
+    assert_eq!(super::edit_workers(0, 1, 1 << 30), 1);
+}

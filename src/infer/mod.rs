@@ -360,12 +360,18 @@ pub fn resolve(objects: &[Object]) -> Resolved {
         out: Resolved::default(),
     };
     // Reading references is per object and the costly part (DNS names in every string);
-    // resolving them against the index is cheap and sequential.
-    let all = crate::par::par_map(objects, dependencies);
-    for (from, deps) in all.into_iter().enumerate() {
-        for dep in deps {
-            if !r.dependency(from, &dep, false) && dep.report_external {
-                r.external(from, &dep);
+    // resolving them against the index is cheap and sequential. A chunk at a time: the
+    // references of every object at once (a reason and a field path each) took more memory
+    // than the objects themselves.
+    const CHUNK: usize = 4096;
+    for (c, chunk) in objects.chunks(CHUNK).enumerate() {
+        let read = crate::par::par_map(chunk, dependencies);
+        for (i, deps) in read.into_iter().enumerate() {
+            let from = c * CHUNK + i;
+            for dep in deps {
+                if !r.dependency(from, &dep, false) && dep.report_external {
+                    r.external(from, &dep);
+                }
             }
         }
     }
