@@ -49,12 +49,6 @@ impl Body {
     }
 }
 
-impl From<Value> for Body {
-    fn from(value: Value) -> Self {
-        Body::new(&value)
-    }
-}
-
 impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&crate::diagnostics::excerpt(&self.0))

@@ -1,6 +1,5 @@
 //! Shared strings for the parts of an object's identity that many objects repeat.
 
-use std::borrow::Borrow;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt;
@@ -61,18 +60,6 @@ impl Deref for Name {
     }
 }
 
-impl AsRef<str> for Name {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Borrow<str> for Name {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -103,12 +90,6 @@ impl PartialEq<String> for Name {
     }
 }
 
-impl PartialEq<Name> for str {
-    fn eq(&self, other: &Name) -> bool {
-        self == &*other.0
-    }
-}
-
 impl PartialEq<Name> for &str {
     fn eq(&self, other: &Name) -> bool {
         *self == &*other.0
@@ -118,36 +99,6 @@ impl PartialEq<Name> for &str {
 impl PartialEq<Name> for String {
     fn eq(&self, other: &Name) -> bool {
         **self == *other.0
-    }
-}
-
-impl From<&str> for Name {
-    fn from(text: &str) -> Self {
-        Name::new(text)
-    }
-}
-
-impl From<String> for Name {
-    fn from(text: String) -> Self {
-        Name::new(&text)
-    }
-}
-
-impl From<&Name> for String {
-    fn from(name: &Name) -> Self {
-        name.as_str().to_string()
-    }
-}
-
-impl From<Name> for String {
-    fn from(name: Name) -> Self {
-        name.as_str().to_string()
-    }
-}
-
-impl serde::Serialize for Name {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
     }
 }
 
