@@ -106,12 +106,9 @@ fn parse(text: &str, json: bool) -> Result<Value, String> {
     }
 }
 
-fn annotation(o: &Object, keys: &[&str]) -> Option<String> {
-    let value = o.value();
-    let a = value.get("metadata")?.get("annotations")?;
-    keys.iter()
-        .find_map(|k| a.get(*k).and_then(Value::as_str))
-        .map(str::to_string)
+/// The first of `keys` among the annotations `a`.
+fn annotation<'a>(a: &'a Value, keys: &[&str]) -> Option<&'a str> {
+    keys.iter().find_map(|k| a.get(*k).and_then(Value::as_str))
 }
 
 fn resource_ref(o: &Object) -> ResourceRef {
@@ -124,9 +121,11 @@ fn resource_ref(o: &Object) -> ResourceRef {
 }
 
 fn file_ref(o: &Object) -> Option<FileRef> {
+    let value = o.value();
+    let a = value.get("metadata")?.get("annotations")?;
     Some(FileRef {
-        path: annotation(o, PATH_KEYS)?,
-        index: annotation(o, INDEX_KEYS).and_then(|i| i.trim().parse().ok()),
+        path: annotation(a, PATH_KEYS)?.to_string(),
+        index: annotation(a, INDEX_KEYS).and_then(|i| i.trim().parse().ok()),
     })
 }
 

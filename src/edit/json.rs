@@ -42,17 +42,19 @@ pub(super) fn edit(text: &str, edits: &[ObjectEdit]) -> Result<String, EditError
     let mut seen: HashMap<ObjectPath, usize> = HashMap::new();
     for edit in by_document(edits) {
         let metadata = intended.metadata(edit.path)?;
-        let before = annotations_in(metadata);
+        let first = seen.get(&edit.path).copied();
+        // Only an object's first change needs what it had before.
+        let before = first.is_none().then(|| annotations_in(metadata));
         let steps = apply_to_metadata(edit.path, metadata, &edit.changes)?;
         if steps.is_empty() {
             continue;
         }
         let after = annotations_in(metadata);
-        match seen.get(&edit.path) {
-            Some(&i) => touched[i].2 = after,
+        match first {
+            Some(i) => touched[i].2 = after,
             None => {
                 seen.insert(edit.path, touched.len());
-                touched.push((edit.path, before, after));
+                touched.push((edit.path, before.flatten(), after));
             }
         }
     }

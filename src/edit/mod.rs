@@ -748,23 +748,6 @@ fn metadata_mut(doc: &mut Value, path: ObjectPath) -> Result<&mut Map<String, Va
     }
 }
 
-/// Equality that also compares the order of mapping keys.
-#[cfg(test)]
-fn same_data(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y)
-                    .all(|((k1, v1), (k2, v2))| k1 == k2 && same_data(v1, v2))
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(v1, v2)| same_data(v1, v2))
-        }
-        _ => a == b,
-    }
-}
-
 /// Checks that `reparsed` equals `intended` exactly (the packed text of each document, which
 /// keeps key order); names the first difference otherwise.
 fn verify(reparsed: &[Body], intended: &[Body]) -> Result<(), EditError> {

@@ -1269,3 +1269,19 @@ fn large_files_are_edited_by_one_thread_per_core_small_ones_by_many() {
     assert_eq!(super::edit_workers(2, 3, 300), 3);
     assert_eq!(super::edit_workers(0, 1, 1 << 30), 1);
 }
+
+/// Equality that also compares the order of mapping keys.
+fn same_data(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((k1, v1), (k2, v2))| k1 == k2 && same_data(v1, v2))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v1, v2)| same_data(v1, v2))
+        }
+        _ => a == b,
+    }
+}

@@ -178,16 +178,7 @@ fn invalid(file: &InputFile, line: usize, message: String) -> Diagnostic {
 /// The documents of a YAML stream with their first lines, each packed as soon as it is
 /// parsed: a stream of many documents holds at most one of them as parsed.
 #[derive(Default)]
-pub(crate) struct PackedDocuments(pub(crate) Vec<(Body, usize)>);
-
-/// The documents of a YAML stream as the loader reads them, packed.
-pub(crate) fn packed_yaml_documents(text: &str) -> Result<Vec<Body>, serde_saphyr::Error> {
-    let PackedDocuments(docs) = serde_saphyr::from_str_multiple_with_options::<
-        Spanned<Value>,
-        PackedDocuments,
-    >(text, yaml_options())?;
-    Ok(docs.into_iter().map(|(body, _)| body).collect())
-}
+struct PackedDocuments(Vec<(Body, usize)>);
 
 impl Extend<Spanned<Value>> for PackedDocuments {
     fn extend<I: IntoIterator<Item = Spanned<Value>>>(&mut self, documents: I) {
@@ -198,17 +189,31 @@ impl Extend<Spanned<Value>> for PackedDocuments {
     }
 }
 
+/// The documents of a YAML stream as the loader reads them, packed, with their first lines.
+fn read_packed_yaml(text: &str) -> Result<Vec<(Body, usize)>, serde_saphyr::Error> {
+    serde_saphyr::from_str_multiple_with_options::<Spanned<Value>, PackedDocuments>(
+        text,
+        yaml_options(),
+    )
+    .map(|PackedDocuments(docs)| docs)
+}
+
+/// The documents of a YAML stream as the loader reads them, packed (for the editor, which
+/// must see the same data).
+pub(crate) fn packed_yaml_documents(text: &str) -> Result<Vec<Body>, serde_saphyr::Error> {
+    Ok(read_packed_yaml(text)?
+        .into_iter()
+        .map(|(body, _)| body)
+        .collect())
+}
+
 fn yaml_documents(
     file: &InputFile,
     line_count: usize,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Document> {
-    let parsed = serde_saphyr::from_str_multiple_with_options::<Spanned<Value>, PackedDocuments>(
-        &file.text,
-        yaml_options(),
-    );
-    match parsed {
-        Ok(PackedDocuments(bodies)) => {
+    match read_packed_yaml(&file.text) {
+        Ok(bodies) => {
             let starts: Vec<usize> = bodies.iter().map(|(_, line)| *line).collect();
             bodies
                 .into_iter()
